@@ -1,0 +1,206 @@
+// Validation of whole objects: schema, metadata formats and the kinds' cross-field rules.
+// Returns every problem at once, as Kubernetes causes (`field`, `reason`, `message`).
+import type { TSchema } from 'typebox';
+import Value from 'typebox/value';
+import type { StatusCause } from '../schemas/index.js';
+import type { KindInfo } from './kinds.js';
+
+export interface ValidationResult {
+  /** Fields the schema does not know: a typo in a spec is an error (400). */
+  unknown: StatusCause[];
+  /** Known fields with bad values (422). */
+  invalid: StatusCause[];
+}
+
+const QUALIFIED_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+/** Converts a JSON pointer into a Kubernetes field path: `/spec/env/0/name` → `spec.env[0].name`. */
+export function fieldPath(pointer: string, extra?: string): string {
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  let out = '';
+  for (const p of parts) {
+    if (/^\d+$/.test(p)) out += `[${p}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
+    else out += `[${p}]`;
+  }
+  return out || '<root>';
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function valueAt(obj: unknown, pointer: string): unknown {
+  let cur: unknown = obj;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Checks `obj` against the kind's schema; unknown fields and bad values come back apart. */
+export function schemaErrors(schema: TSchema, obj: unknown): ValidationResult {
+  const unknown: StatusCause[] = [];
+  const invalid: StatusCause[] = [];
+  const seen = new Set<string>();
+  let errors = [...Value.Errors(schema, obj)];
+  // typebox stops reporting an object's other errors once it met an unknown field there;
+  // so drop the unknown fields from a copy and ask again, to report every bad value at once.
+  const extra = errors.filter((e) => e.keyword === 'additionalProperties');
+  if (extra.length > 0) {
+    const copy = JSON.parse(JSON.stringify(obj)) as unknown;
+    for (const e of extra) {
+      const at = valueAt(copy, e.instancePath);
+      if (at && typeof at === 'object')
+        for (const name of (e.params as { additionalProperties?: string[] }).additionalProperties ?? [])
+          delete (at as Record<string, unknown>)[name];
+    }
+    errors = [...extra, ...Value.Errors(schema, copy)];
+  }
+  // A union of literals reports one `const` error per option and one `anyOf`: fold them.
+  const enums = new Map<string, unknown[]>();
+  for (const e of errors) {
+    if (e.keyword === 'const') {
+      const list = enums.get(e.instancePath) ?? [];
+      list.push((e.params as { allowedValue?: unknown }).allowedValue);
+      enums.set(e.instancePath, list);
+    }
+  }
+  for (const e of errors) {
+    if (e.keyword === 'boolean') continue; // the additionalProperties error below names the field
+    if (e.keyword === 'additionalProperties') {
+      for (const name of (e.params as { additionalProperties?: string[] }).additionalProperties ?? []) {
+        const field = fieldPath(e.instancePath, name);
+        if (seen.has(`u:${field}`)) continue;
+        seen.add(`u:${field}`);
+        unknown.push({ field, reason: 'FieldValueNotSupported', message: `unknown field "${field}"` });
+      }
+      continue;
+    }
+    const field = fieldPath(e.instancePath);
+    if (seen.has(field)) continue;
+    const value = valueAt(obj, e.instancePath);
+    let cause: StatusCause;
+    if (e.keyword === 'required') {
+      const names = (e.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+      for (const n of names) {
+        const f = fieldPath(e.instancePath, n);
+        if (!seen.has(f)) {
+          seen.add(f);
+          invalid.push({ field: f, reason: 'FieldValueRequired', message: 'Required value' });
+        }
+      }
+      continue;
+    } else if ((e.keyword === 'anyOf' || e.keyword === 'const') && enums.has(e.instancePath)) {
+      const allowed = enums.get(e.instancePath)!.map((v) => show(v)).join(', ');
+      cause = { field, reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(value)}: supported values: ${allowed}` };
+    } else if (e.keyword === 'type') {
+      cause = { field, reason: 'FieldValueTypeInvalid', message: `Invalid value: ${show(value)}: ${e.message}` };
+    } else {
+      cause = { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${e.message}` };
+    }
+    seen.add(field);
+    invalid.push(cause);
+  }
+  return { unknown, invalid };
+}
+
+function checkQualifiedName(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+    return 'prefix part must be a lowercase RFC 1123 subdomain';
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name))
+    return "name part must consist of alphanumeric characters, '-', '_' or '.', at most 63, starting and ending with an alphanumeric character";
+  return undefined;
+}
+
+/** Formats the schema cannot express: label keys and values, annotation keys and size, finalizers. */
+export function metadataErrors(meta: Record<string, unknown> | undefined): StatusCause[] {
+  const causes: StatusCause[] = [];
+  if (!meta || typeof meta !== 'object') return causes;
+  const labels = meta.labels as Record<string, unknown> | undefined;
+  if (labels && typeof labels === 'object') {
+    for (const [k, v] of Object.entries(labels)) {
+      const bad = checkQualifiedName(k);
+      if (bad) causes.push({ field: `metadata.labels`, reason: 'FieldValueInvalid', message: `Invalid value: ${show(k)}: ${bad}` });
+      if (typeof v === 'string' && (v.length > 63 || !LABEL_VALUE.test(v)))
+        causes.push({
+          field: `metadata.labels[${k}]`,
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: ${show(v)}: a label value must be empty or at most 63 alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character`,
+        });
+    }
+  }
+  const annotations = meta.annotations as Record<string, unknown> | undefined;
+  if (annotations && typeof annotations === 'object') {
+    let size = 0;
+    for (const [k, v] of Object.entries(annotations)) {
+      const bad = checkQualifiedName(k);
+      if (bad) causes.push({ field: 'metadata.annotations', reason: 'FieldValueInvalid', message: `Invalid value: ${show(k)}: ${bad}` });
+      size += k.length + (typeof v === 'string' ? v.length : 0);
+    }
+    if (size > MAX_ANNOTATIONS_BYTES)
+      causes.push({ field: 'metadata.annotations', reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_ANNOTATIONS_BYTES} bytes` });
+  }
+  const finalizers = meta.finalizers;
+  if (Array.isArray(finalizers)) {
+    finalizers.forEach((f, i) => {
+      if (typeof f !== 'string') return;
+      const bad = checkQualifiedName(f);
+      if (bad) causes.push({ field: `metadata.finalizers[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: ${show(f)}: ${bad}` });
+    });
+    if (new Set(finalizers).size !== finalizers.length)
+      causes.push({ field: 'metadata.finalizers', reason: 'FieldValueDuplicate', message: 'Duplicate value: a finalizer may appear once' });
+  }
+  return causes;
+}
+
+type Spec = Record<string, unknown>;
+
+/** Cross-field rules of each kind, beyond what a JSON schema says. */
+export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCause[] {
+  const causes: StatusCause[] = [];
+  if (!spec || typeof spec !== 'object') return causes;
+  if (kind === 'ProjectServer') {
+    const rp = spec.restartPolicy as { name?: string; maximumRetryCount?: number } | undefined;
+    if (rp && rp.maximumRetryCount !== undefined && rp.name !== 'on-failure')
+      causes.push({
+        field: 'spec.restartPolicy.maximumRetryCount',
+        reason: 'FieldValueForbidden',
+        message: `Forbidden: a retry count is only allowed with restartPolicy "on-failure" (Docker rejects it with "${rp.name}")`,
+      });
+    const hc = spec.healthCheck as { httpGet?: unknown; exec?: unknown } | undefined;
+    if (hc && typeof hc === 'object' && !!hc.httpGet === !!hc.exec)
+      causes.push({
+        field: 'spec.healthCheck',
+        reason: 'FieldValueInvalid',
+        message: 'Invalid value: exactly one of httpGet or exec must be set',
+      });
+  }
+  if (kind === 'Deployment') {
+    const src = spec.source as Record<string, unknown> | undefined;
+    if (src && typeof src === 'object') {
+      const set = ['inline', 'archive', 'git', 'fromDeployment', 'image'].filter((k) => src[k] !== undefined);
+      if (set.length !== 1)
+        causes.push({
+          field: 'spec.source',
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: exactly one of inline, archive, git, fromDeployment or image must be set (got ${set.length ? set.join(', ') : 'none'})`,
+        });
+    }
+  }
+  return causes;
+}

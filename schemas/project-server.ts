@@ -1,0 +1,97 @@
+// The ProjectServer kind: one long-running container per project.
+import Type, { type Static } from 'typebox';
+import { DnsLabelSchema, ObjectMetaSchema, StatusCommonFields } from './meta.js';
+
+export const EnvVarSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+    value: Type.String({ maxLength: 65536 }),
+  },
+  { additionalProperties: false },
+);
+
+export const HealthCheckSchema = Type.Object(
+  {
+    httpGet: Type.Optional(
+      Type.Object(
+        {
+          path: Type.String({ minLength: 1, maxLength: 2048, pattern: '^/' }),
+          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    exec: Type.Optional(
+      Type.Object(
+        { command: Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 64 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+    retries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    startPeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RestartPolicySchema = Type.Object(
+  {
+    name: Type.Union([Type.Literal('unless-stopped'), Type.Literal('on-failure')]),
+    /** Only with `on-failure`: Docker rejects a retry count with any other policy. */
+    maximumRetryCount: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ProjectServerSpecSchema = Type.Object(
+  {
+    serviceType: Type.Union([Type.Literal('static'), Type.Literal('docker')]),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    env: Type.Optional(Type.Array(EnvVarSchema, { maxItems: 512 })),
+    healthCheck: Type.Optional(HealthCheckSchema),
+    restartPolicy: Type.Optional(RestartPolicySchema),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          memory: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?([kKmMgG]i?)?$' })),
+          cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    stopped: Type.Optional(Type.Boolean()),
+    revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type ProjectServerSpec = Static<typeof ProjectServerSpecSchema>;
+
+export const ProjectServerStatusSchema = Type.Object(
+  {
+    ...StatusCommonFields,
+    phase: Type.Optional(Type.String()),
+    health: Type.Optional(
+      Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy'), Type.Literal('unknown')]),
+    ),
+    containerId: Type.Optional(Type.String()),
+    restartCount: Type.Optional(Type.Integer({ minimum: 0 })),
+    currentDeployment: Type.Optional(DnsLabelSchema),
+    lastHealthIssue: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const ProjectServerSchema = Type.Object(
+  {
+    apiVersion: Type.String(),
+    kind: Type.Literal('ProjectServer'),
+    metadata: ObjectMetaSchema,
+    spec: ProjectServerSpecSchema,
+    status: Type.Optional(ProjectServerStatusSchema),
+  },
+  { additionalProperties: false, $id: 'ProjectServer' },
+);
+export type ProjectServer = Static<typeof ProjectServerSchema>;
