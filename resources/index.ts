@@ -5,3 +5,4 @@ export * from './kinds.js';
 export * from './selectors.js';
 export * from './validation.js';
 export * from './rules.js';
+export * from './patch.js';

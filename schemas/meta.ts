@@ -15,7 +15,7 @@ export const OwnerReferenceSchema = Type.Object(
     apiVersion: Type.String({ minLength: 1 }),
     kind: Type.String({ minLength: 1 }),
     name: DnsLabelSchema,
-    uid: Type.String({ minLength: 1 }),
+    uid: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
     controller: Type.Optional(Type.Boolean()),
     blockOwnerDeletion: Type.Optional(Type.Boolean()),
   },

@@ -1,0 +1,57 @@
+// Patches applied to an object as the client sees it: JSON Patch (RFC 6902, `test` ops
+// honoured) and JSON Merge Patch (RFC 7386).
+import fjp from 'fast-json-patch';
+import { ApiError, badRequest } from './errors.js';
+import type { Json } from './rules.js';
+
+export const PATCH_TYPES = {
+  json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+} as const;
+export type PatchType = keyof typeof PATCH_TYPES;
+
+const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Json = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Json) } : {};
+  for (const [k, v] of Object.entries(patch as Json)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') throw badRequest(`merge patch: forbidden key "${k}"`);
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** Returns the patched copy of `doc`; `doc` is not changed. Errors are 400 or 422 ApiErrors. */
+export function applyPatch(doc: Json, type: PatchType, patch: unknown): Json {
+  if (type === 'merge') {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
+      throw badRequest('a merge patch must be a JSON object');
+    return mergePatch(doc, patch) as Json;
+  }
+  if (!Array.isArray(patch)) throw badRequest('a JSON patch must be an array of operations');
+  patch.forEach((op: unknown, i) => {
+    const o = op as { op?: unknown; path?: unknown; from?: unknown };
+    if (o === null || typeof o !== 'object' || typeof o.op !== 'string' || !OPS.has(o.op) || typeof o.path !== 'string')
+      throw badRequest(`JSON patch operation ${i}: needs "op" (one of add, remove, replace, move, copy, test) and a string "path"`);
+    if ((o.op === 'move' || o.op === 'copy') && typeof o.from !== 'string')
+      throw badRequest(`JSON patch operation ${i}: "${o.op}" needs a string "from"`);
+    if ((o.op === 'add' || o.op === 'replace' || o.op === 'test') && !('value' in o))
+      throw badRequest(`JSON patch operation ${i}: "${o.op}" needs a "value"`);
+  });
+  try {
+    return fjp.applyPatch(doc, patch as fjp.Operation[], true, false, true).newDocument as Json;
+  } catch (err) {
+    const e = err as { name?: string; message?: string; index?: number; operation?: { path?: string } };
+    const path = e.operation?.path ?? '';
+    if (e.name === 'TEST_OPERATION_FAILED')
+      throw new ApiError(422, 'Invalid', `JSON patch test operation ${e.index ?? ''} failed: the value at "${path}" is not the expected one`, {
+        causes: [{ field: path, reason: 'FieldValueInvalid', message: 'test operation failed' }],
+      });
+    const msg = (e.message ?? 'invalid patch').split('\n')[0];
+    throw new ApiError(422, 'Invalid', `JSON patch operation ${e.index ?? ''} cannot be applied at "${path}": ${msg}`, {
+      causes: [{ field: path, reason: 'FieldValueInvalid', message: msg }],
+    });
+  }
+}

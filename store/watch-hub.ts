@@ -1,0 +1,208 @@
+// The watch hub: one per process. It holds one dedicated LISTEN connection, reads the
+// events log from its last revision whenever the doorbell rings (and on a slow poll, and
+// after every reconnect), and fans each event out to every subscriber in revision order.
+//
+// Guarantees: subscribers see events in strictly increasing revision order, each once;
+// `lastRevision` only moves after every subscriber was handed the events up to it. A lost
+// notification delays delivery by at most one poll interval; a lost connection delays it
+// until the reconnect, then the hub catches up from the log. It does not guarantee that a
+// subscriber keeps up: a subscriber that cannot take events must drop itself.
+import pg from 'pg';
+import { SQL } from './sql.js';
+
+export interface LogEvent {
+  revision: number;
+  kind: string;
+  namespace: string;
+  name: string;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** The object with metadata.resourceVersion set to this revision. Shared: do not mutate. */
+  object: Record<string, unknown> & { metadata: { labels?: Record<string, string> } };
+  /** `{"type":…,"object":…}`, serialised once for every watcher. */
+  json(): string;
+}
+
+export type Subscriber = (event: LogEvent) => void;
+
+export interface WatchHubOptions {
+  connectionString: string;
+  /** Poll interval, the backstop for lost notifications. */
+  pollIntervalMs?: number;
+  batchSize?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+type Row = { revision: string; kind: string; namespace: string; name: string; type: LogEvent['type']; object: LogEvent['object'] };
+
+export function toLogEvent(r: Row): LogEvent {
+  const revision = Number(r.revision);
+  const object = r.object;
+  object.metadata = { ...object.metadata, resourceVersion: String(revision) } as LogEvent['object']['metadata'];
+  let cached: string | undefined;
+  return {
+    revision,
+    kind: r.kind,
+    namespace: r.namespace,
+    name: r.name,
+    type: r.type,
+    object,
+    json: () => (cached ??= JSON.stringify({ type: r.type, object })),
+  };
+}
+
+export class WatchHub {
+  private client: pg.Client | null = null;
+  private last = 0;
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly tokenListeners = new Set<() => void>();
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 100;
+  private connected = false;
+  private initialized = false;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly log: (msg: string, err?: unknown) => void;
+
+  constructor(private readonly opts: WatchHubOptions) {
+    this.pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.batchSize = opts.batchSize ?? 1000;
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  /** The newest revision every subscriber has been handed. */
+  get lastRevision(): number {
+    return this.last;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+    this.pollTimer = setInterval(() => void this.pump(), this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.opts.connectionString, keepAlive: true });
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (msg) => {
+      if (msg.channel === 'deployer_events') {
+        if (Number(msg.payload) > this.last) void this.pump();
+      } else if (msg.channel === 'deployer_tokens') {
+        for (const l of this.tokenListeners) l();
+      }
+    });
+    await client.connect();
+    await client.query('LISTEN deployer_events');
+    await client.query('LISTEN deployer_tokens');
+    if (!this.initialized) {
+      const res = await client.query<{ revision: string }>(SQL.currentRevision);
+      this.last = Number(res.rows[0].revision);
+      this.initialized = true;
+    }
+    this.client = client;
+    this.connected = true;
+    this.backoffMs = 100;
+    // Tokens may have changed while we were away.
+    for (const l of this.tokenListeners) l();
+    void this.pump();
+  }
+
+  private lost(client: pg.Client, err?: unknown): void {
+    if (this.client !== client && this.client !== null) return;
+    if (this.stopped || this.reconnectTimer) return;
+    this.connected = false;
+    this.client = null;
+    client.removeAllListeners('notification');
+    client.end().catch(() => undefined);
+    this.log('watch hub lost its database connection; reconnecting', err);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = Math.round(this.backoffMs * (0.5 + Math.random()));
+    this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect().catch((err) => {
+        this.log('watch hub reconnect failed', err);
+        this.scheduleReconnect();
+      });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Reads every event after `last` and hands it out. One pump at a time; a ring mid-pump pumps again. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    const client = this.client;
+    if (!client || this.stopped) return;
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const res = await client.query<Row>({ name: 'hubLogAfter', text: SQL.logAfter, values: [this.last, this.batchSize] });
+        for (const row of res.rows) {
+          const ev = toLogEvent(row);
+          for (const s of this.subscribers) {
+            try {
+              s(ev);
+            } catch (err) {
+              this.log('watch subscriber threw; dropping it', err);
+              this.subscribers.delete(s);
+            }
+          }
+          this.last = ev.revision;
+        }
+        if (res.rows.length === this.batchSize) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      if (this.client === client) this.log('watch hub read failed', err);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Adds a subscriber; it gets every event after the current `lastRevision`. Returns the unsubscribe. */
+  subscribe(s: Subscriber): () => void {
+    this.subscribers.add(s);
+    return () => this.subscribers.delete(s);
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Called when API tokens change anywhere (and after every reconnect). */
+  onTokensChanged(l: () => void): () => void {
+    this.tokenListeners.add(l);
+    return () => this.tokenListeners.delete(l);
+  }
+
+  /** Rings the doorbell by hand (after a write in this process, to skip the notify round trip). */
+  nudge(): void {
+    void this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.subscribers.clear();
+    const c = this.client;
+    this.client = null;
+    this.connected = false;
+    if (c) await c.end().catch(() => undefined);
+  }
+}
