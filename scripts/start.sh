@@ -1,0 +1,16 @@
+#!/bin/sh
+# npm start: install dependencies if needed, then run the deployer server.
+# server.ts reads HOST, PORT, DATABASE_URL and DEPLOYER_DATA_DIR from the
+# environment.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+sh scripts/ensure-deps.sh
+
+if [ ! -f server.ts ]; then
+  echo "start: server.ts is missing in $(pwd)" >&2
+  exit 1
+fi
+
+exec node --import tsx server.ts "$@"
