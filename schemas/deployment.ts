@@ -95,6 +95,6 @@ export const DeploymentSchema = Type.Object(
     spec: DeploymentSpecSchema,
     status: Type.Optional(DeploymentStatusSchema),
   },
-  { additionalProperties: false, $id: 'Deployment' },
+  { additionalProperties: false },
 );
 export type Deployment = Static<typeof DeploymentSchema>;

@@ -43,6 +43,6 @@ export const EventSchema = Type.Object(
     metadata: ObjectMetaSchema,
     ...EventBodyFields,
   },
-  { additionalProperties: false, $id: 'Event' },
+  { additionalProperties: false },
 );
 export type Event = Static<typeof EventSchema>;

@@ -89,7 +89,7 @@ export function ListSchema<T extends TSchema>(kind: string, item: T) {
       metadata: ListMetaSchema,
       items: Type.Array(item),
     },
-    { $id: `${kind}List` },
+    {},
   );
 }
 
@@ -121,7 +121,7 @@ export const StatusSchema = Type.Object(
       }),
     ),
   },
-  { $id: 'Status' },
+  {},
 );
 export type Status = Static<typeof StatusSchema>;
 
@@ -136,5 +136,5 @@ export type WatchEventType = Static<typeof WatchEventTypeSchema>;
 
 export const WatchEventSchema = Type.Object(
   { type: WatchEventTypeSchema, object: Type.Unknown() },
-  { $id: 'WatchEvent' },
+  {},
 );

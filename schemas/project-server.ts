@@ -92,6 +92,6 @@ export const ProjectServerSchema = Type.Object(
     spec: ProjectServerSpecSchema,
     status: Type.Optional(ProjectServerStatusSchema),
   },
-  { additionalProperties: false, $id: 'ProjectServer' },
+  { additionalProperties: false },
 );
 export type ProjectServer = Static<typeof ProjectServerSchema>;

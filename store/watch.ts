@@ -48,7 +48,7 @@ export function parseResourceVersion(rv: string | undefined, what = 'resourceVer
  * compaction) before anything is sent; afterwards events flow to `send` in revision order.
  */
 export async function startWatch(
-  deps: { pool: pg.Pool; hub: WatchHub; store: ResourceStore },
+  deps: { pool: pg.Pool; hub: WatchHub; resources: ResourceStore },
   info: KindInfo,
   opts: WatchOptions,
   send: (item: WatchItem) => void,
@@ -66,7 +66,7 @@ export async function startWatch(
   let from = parseResourceVersion(opts.resourceVersion);
   const initial: WatchItem[] = [];
   if (from === undefined) {
-    const list = await deps.store.list(info, {
+    const list = await deps.resources.list(info, {
       namespace: opts.namespace,
       scope: opts.scope,
       labelSelector: opts.labelSelector,

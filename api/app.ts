@@ -1,0 +1,89 @@
+// The HTTP API as a Fastify app, built from its dependencies; server.ts only listens.
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Compile } from 'typebox/compile';
+import type { TSchema } from 'typebox';
+import { badRequest } from '../resources/index.js';
+import type { Store } from '../store/index.js';
+import { registerAuth } from './auth.js';
+import { registerErrorHandling } from './errors.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { healthRoutes } from './routes/health.js';
+import { resourceRoutes } from './routes/resources.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { createWatchRegistry } from './routes/watch.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface ApiOptions {
+  store: Store;
+  version?: string;
+  /** How often idle watches get a BOOKMARK (ms). */
+  bookmarkMs?: number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface Api {
+  app: FastifyInstance;
+  /** How many watch streams are open. */
+  openWatches(): number;
+}
+
+export async function buildApi(opts: ApiOptions): Promise<Api> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    // Watches are closed in preClose; idle keep-alive connections close with the server.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are validated by the resource rules (every cause at once, 400 or 422);
+  // path and query parameters by their typebox schemas.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart === 'body') return (data: unknown) => ({ value: data });
+    const check = Compile(schema as TSchema);
+    return (data: unknown) => {
+      if (check.Check(data)) return { value: data };
+      const first = [...check.Errors(data)][0];
+      return { error: badRequest(`invalid ${httpPart} parameter ${first?.instancePath ?? ''}: ${first?.message ?? 'bad value'}`) };
+    };
+  });
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(['application/merge-patch+json', 'application/json-patch+json'], { parseAs: 'string' }, jsonParser);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'deployer',
+        description: 'deployer.dev/v1: ProjectServers, Deployments, Routes and Events, in the Kubernetes API style.',
+        version: opts.version ?? '0.1.0',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  let closing = false;
+  const registry = createWatchRegistry();
+  app.addHook('preClose', async () => {
+    closing = true;
+    registry.closeAll();
+  });
+
+  registerErrorHandling(app);
+  registerAuth(app, opts.store.tokens);
+  healthRoutes(app, opts.store, () => closing);
+  discoveryRoutes(app, { gitVersion: `v1.32.0-deployer.${opts.version ?? '0.1.0'}` });
+  resourceRoutes(app, { store: opts.store, registry, bookmarkMs: opts.bookmarkMs ?? 10_000 });
+  tokenRoutes(app, opts.store);
+  app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
+
+  await app.ready();
+  return { app, openWatches: () => registry.size };
+}

@@ -1,0 +1,185 @@
+// The resource endpoints, Kubernetes paths:
+//   /apis/deployer.dev/v1/namespaces/{namespace}/{plural}[/{name}[/status]]
+//   /apis/deployer.dev/v1/{plural}                       (every namespace the token sees)
+import Type from 'typebox';
+import type {} from '@fastify/swagger';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ApiError,
+  badRequest,
+  kindByPlural,
+  PATCH_TYPES,
+  type KindInfo,
+  type PatchType,
+} from '../../resources/index.js';
+import { DNS_LABEL_PATTERN, GROUP_VERSION, StatusSchema } from '../../schemas/index.js';
+import type { Store } from '../../store/index.js';
+import { authorize, identity, scopeOf, seesAll } from '../auth.js';
+import { DeleteQuerySchema, ListQuerySchema, WriteQuerySchema, dryRunParam, boolParam, intParam, propagationParam, type Query } from '../query.js';
+import { createWatchRegistry, serveWatch } from './watch.js';
+
+const BASE = `/apis/${GROUP_VERSION}`;
+const Plural = Type.String({ description: 'projectservers, deployments, routes or events' });
+const NsParams = Type.Object({ namespace: Type.String(), plural: Plural });
+const ItemParams = Type.Object({ namespace: Type.String(), plural: Plural, name: Type.String() });
+const AllParams = Type.Object({ plural: Plural });
+const AnyObject = Type.Object({}, { additionalProperties: true, description: 'a ProjectServer, Deployment, Route or Event' });
+const ListResponse = Type.Object(
+  { apiVersion: Type.String(), kind: Type.String(), metadata: Type.Object({}, { additionalProperties: true }), items: Type.Array(AnyObject) },
+  { description: 'a list; with watch=true, a stream of {"type","object"} events (NDJSON, or SSE for Accept: text/event-stream)' },
+);
+const errors = { 400: StatusSchema, 401: StatusSchema, 403: StatusSchema, 404: StatusSchema, 409: StatusSchema, 422: StatusSchema };
+const dns = new RegExp(DNS_LABEL_PATTERN);
+
+function kindOf(plural: string): KindInfo {
+  const info = kindByPlural(plural);
+  if (!info) throw new ApiError(404, 'NotFound', `the server does not serve "${plural}": deployer.dev/v1 has projectservers, deployments, routes and events`);
+  return info;
+}
+
+function checkName(what: string, v: string): void {
+  if (v.length > 63 || !dns.test(v)) throw badRequest(`invalid ${what} "${v.slice(0, 80)}": must be a lowercase RFC 1123 label (a-z, 0-9, '-', at most 63 characters)`);
+}
+
+function patchTypeOf(req: FastifyRequest): PatchType {
+  const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (ct === PATCH_TYPES.json) return 'json';
+  if (ct === PATCH_TYPES.merge) return 'merge';
+  throw new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `unsupported patch type "${ct}": use application/merge-patch+json or application/json-patch+json`,
+  );
+}
+
+function listKind(info: KindInfo): string {
+  return `${info.kind}List`;
+}
+
+export interface ResourceRouteDeps {
+  store: Store;
+  registry: ReturnType<typeof createWatchRegistry>;
+  bookmarkMs: number;
+}
+
+export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): void {
+  const { store } = deps;
+  const r = store.resources;
+
+  const list = async (req: FastifyRequest, reply: FastifyReply, namespace: string | undefined, plural: string) => {
+    const info = kindOf(plural);
+    const who = identity(req);
+    const q = req.query as Query;
+    let scope: string[] | undefined;
+    if (namespace !== undefined) {
+      checkName('namespace', namespace);
+      authorize(who, 'read', plural, namespace);
+    } else scope = scopeOf(who);
+    if (boolParam(q, 'watch')) return serveWatch(req, reply, deps, info, { namespace, scope, query: q });
+    const limit = intParam(q, 'limit', 0, 1_000_000);
+    const result = await r.list(info, {
+      namespace,
+      scope,
+      labelSelector: q.labelSelector,
+      fieldSelector: q.fieldSelector,
+      limit,
+      continue: q.continue || undefined,
+    });
+    const metadata: Record<string, string> = { resourceVersion: result.resourceVersion };
+    if (result.continue) metadata.continue = result.continue;
+    return { apiVersion: GROUP_VERSION, kind: listKind(info), metadata, items: result.items };
+  };
+
+  const item = (req: FastifyRequest, verb: 'read' | 'write') => {
+    const p = req.params as { namespace: string; plural: string; name: string };
+    const info = kindOf(p.plural);
+    checkName('namespace', p.namespace);
+    checkName('name', p.name);
+    authorize(identity(req), verb, p.plural, p.namespace);
+    return { info, namespace: p.namespace, name: p.name };
+  };
+
+  const statusInfo = (info: KindInfo) => {
+    if (info.layout !== 'spec-status') throw new ApiError(404, 'NotFound', `${info.plural} have no status subresource`);
+  };
+
+  app.get(`${BASE}/:plural`, { schema: { tags: ['resources'], summary: 'List or watch objects of a kind across the namespaces the token sees', params: AllParams, querystring: ListQuerySchema, response: { 200: ListResponse, ...errors } } }, (req, reply) =>
+    list(req, reply, undefined, (req.params as { plural: string }).plural),
+  );
+
+  app.get(`${BASE}/namespaces/:namespace/:plural`, { schema: { tags: ['resources'], summary: 'List or watch objects of a kind in a namespace', params: NsParams, querystring: ListQuerySchema, response: { 200: ListResponse, ...errors } } }, (req, reply) => {
+    const p = req.params as { namespace: string; plural: string };
+    return list(req, reply, p.namespace, p.plural);
+  });
+
+  app.post(`${BASE}/namespaces/:namespace/:plural`, { schema: { tags: ['resources'], summary: 'Create an object', params: NsParams, querystring: WriteQuerySchema, body: AnyObject, response: { 201: AnyObject, ...errors } } }, async (req, reply) => {
+    const p = req.params as { namespace: string; plural: string };
+    const info = kindOf(p.plural);
+    checkName('namespace', p.namespace);
+    authorize(identity(req), 'write', p.plural, p.namespace);
+    const obj = await r.create(info, p.namespace, req.body, { dryRun: dryRunParam(req.query as Query) });
+    return reply.code(201).send(obj);
+  });
+
+  app.get(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Read an object', params: ItemParams, response: { 200: AnyObject, ...errors } } }, async (req) => {
+    const { info, namespace, name } = item(req, 'read');
+    return r.get(info, namespace, name);
+  });
+
+  app.put(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Create or replace an object (the declarative write)', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, 201: AnyObject, ...errors } } }, async (req, reply) => {
+    const { info, namespace, name } = item(req, 'write');
+    const out = await r.replace(info, namespace, name, req.body, { dryRun: dryRunParam(req.query as Query) });
+    return reply.code(out.created ? 201 : 200).send(out.object);
+  });
+
+  app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusSchema, ...errors } } }, async (req) => {
+    const { info, namespace, name } = item(req, 'write');
+    return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query) });
+  });
+
+  app.delete(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Delete an object (dependents follow unless propagationPolicy=Orphan)', params: ItemParams, querystring: DeleteQuerySchema, response: { 200: AnyObject, 202: AnyObject, ...errors } } }, async (req, reply) => {
+    const { info, namespace, name } = item(req, 'write');
+    const q = req.query as Query;
+    const body = (req.body ?? {}) as { propagationPolicy?: unknown; preconditions?: { uid?: unknown; resourceVersion?: unknown }; dryRun?: unknown; orphanDependents?: unknown };
+    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the DELETE body, when sent, must be a DeleteOptions object');
+    let policy = propagationParam(q.propagationPolicy ?? body.propagationPolicy);
+    if (policy === undefined && (q.orphanDependents === 'true' || body.orphanDependents === true)) policy = 'Orphan';
+    const dryRun = dryRunParam(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
+    const pre = body.preconditions;
+    const out = await r.delete(info, namespace, name, {
+      propagationPolicy: policy,
+      dryRun,
+      preconditions: pre ? { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined } : undefined,
+    });
+    return reply.code(out.removed ? 200 : 202).send(out.object);
+  });
+
+  app.get(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Read an object (status subresource)', params: ItemParams, response: { 200: AnyObject, ...errors } } }, async (req) => {
+    const { info, namespace, name } = item(req, 'read');
+    statusInfo(info);
+    return r.get(info, namespace, name);
+  });
+
+  app.put(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Replace the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, ...errors } } }, async (req) => {
+    const { info, namespace, name } = item(req, 'write');
+    statusInfo(info);
+    return (await r.replace(info, namespace, name, req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' })).object;
+  });
+
+  app.patch(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Patch the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusSchema, ...errors } } }, async (req) => {
+    const { info, namespace, name } = item(req, 'write');
+    statusInfo(info);
+    return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' });
+  });
+
+  // Methods a path does not serve: 405, as a Status (hidden from the OpenAPI document).
+  const notAllowed = (allowed: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('Allow', allowed);
+    throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not supported here; this path accepts ${allowed}`);
+  };
+  const hidden = { schema: { hide: true } };
+  app.route({ method: ['PUT', 'PATCH', 'DELETE', 'POST'], url: `${BASE}/:plural`, ...hidden, handler: notAllowed('GET') });
+  app.route({ method: ['PUT', 'PATCH', 'DELETE'], url: `${BASE}/namespaces/:namespace/:plural`, ...hidden, handler: notAllowed('GET, POST') });
+  app.route({ method: ['POST'], url: `${BASE}/namespaces/:namespace/:plural/:name`, ...hidden, handler: notAllowed('GET, PUT, PATCH, DELETE') });
+  app.route({ method: ['POST', 'DELETE'], url: `${BASE}/namespaces/:namespace/:plural/:name/status`, ...hidden, handler: notAllowed('GET, PUT, PATCH') });
+}

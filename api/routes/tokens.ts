@@ -1,0 +1,36 @@
+// Token management (admins only): create (the secret is shown once), list, revoke.
+import Type from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import { badRequest, schemaErrors } from '../../resources/index.js';
+import { StatusSchema, TokenCreatedSchema, TokenListSchema, TokenRequestSchema, type TokenRequest } from '../../schemas/index.js';
+import type { Store } from '../../store/index.js';
+import { identity, requireAdmin } from '../auth.js';
+import { ApiError } from '../../resources/index.js';
+
+const errors = { 400: StatusSchema, 401: StatusSchema, 403: StatusSchema };
+
+export function tokenRoutes(app: FastifyInstance, store: Store): void {
+  app.post('/api/tokens', { schema: { tags: ['tokens'], summary: 'Create a token; the secret is returned once', body: TokenRequestSchema, response: { 201: TokenCreatedSchema, 409: StatusSchema, 422: StatusSchema, ...errors } } }, async (req, reply) => {
+    requireAdmin(identity(req), 'create tokens');
+    const body = req.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('send a JSON object {name, role, namespaces}');
+    const { unknown, invalid } = schemaErrors(TokenRequestSchema, body);
+    if (unknown.length) throw badRequest(`unknown fields: ${unknown.map((c) => c.field).join(', ')}`, unknown);
+    if (invalid.length)
+      throw new ApiError(422, 'Invalid', `token is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(', ')}`, { causes: invalid });
+    const created = await store.tokens.create(body as TokenRequest);
+    return reply.code(201).send(created);
+  });
+
+  app.get('/api/tokens', { schema: { tags: ['tokens'], summary: 'List tokens (without secrets)', response: { 200: TokenListSchema, ...errors } } }, async (req) => {
+    requireAdmin(identity(req), 'list tokens');
+    return { items: await store.tokens.list() };
+  });
+
+  app.delete('/api/tokens/:name', { schema: { tags: ['tokens'], summary: 'Revoke a token at once', params: Type.Object({ name: Type.String() }), response: { 200: StatusSchema, 404: StatusSchema, ...errors } } }, async (req) => {
+    requireAdmin(identity(req), 'revoke tokens');
+    const { name } = req.params as { name: string };
+    await store.tokens.delete(name);
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, details: { name, kind: 'tokens' } };
+  });
+}

@@ -1,0 +1,83 @@
+// deployer's entry point: reads the settings, starts (or connects to) Postgres, opens the
+// store, serves the API, and shuts down cleanly on SIGTERM.
+//   HOST, PORT               where the API listens (127.0.0.1:8080)
+//   DATABASE_URL             an existing PostgreSQL; without it deployer runs its own
+//   DEPLOYER_DATA_DIR        where data lives (.deployer)
+//   DEPLOYER_ADMIN_TOKEN     the bootstrap admin token (else generated on first start)
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { buildApi } from './api/app.js';
+import { ApiError } from './resources/index.js';
+import { newSecret, openStore, startEmbedded, type EmbeddedDatabase } from './store/index.js';
+
+const log = (msg: string, err?: unknown) => {
+  const detail = err ? `: ${(err as Error)?.message ?? String(err)}` : '';
+  process.stderr.write(`${new Date().toISOString()} deployer ${msg}${detail}\n`);
+};
+
+async function bootstrapAdmin(store: Awaited<ReturnType<typeof openStore>>, dataDir: string): Promise<void> {
+  const admin = { name: 'admin', role: 'admin' as const, namespaces: ['*'] };
+  const given = process.env.DEPLOYER_ADMIN_TOKEN;
+  if (given) {
+    await store.tokens.upsert(admin, given);
+    return;
+  }
+  if (await store.tokens.exists('admin')) return;
+  const secret = newSecret();
+  try {
+    await store.tokens.create(admin, secret);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 409) return; // another process made it first
+    throw err;
+  }
+  const file = join(dataDir, 'admin-token');
+  await writeFile(file, secret + '\n', { mode: 0o600 });
+  process.stdout.write(`deployer: admin token (shown once, also in ${file}):\n${secret}\n`);
+}
+
+async function main(): Promise<void> {
+  const host = process.env.HOST ?? '127.0.0.1';
+  const port = Number(process.env.PORT ?? 8080);
+  const dataDir = resolve(process.env.DEPLOYER_DATA_DIR ?? '.deployer');
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+
+  let embedded: EmbeddedDatabase | undefined;
+  let connectionString = process.env.DATABASE_URL;
+  if (!connectionString) {
+    embedded = await startEmbedded(dataDir, log);
+    connectionString = embedded.connectionString;
+    log(`started PostgreSQL in ${join(dataDir, 'postgres')}`);
+  }
+  const store = await openStore({ connectionString, log });
+  await bootstrapAdmin(store, dataDir);
+  const api = await buildApi({ store, logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
+  await api.app.listen({ host, port });
+  log(`serving the API on http://${host}:${port}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down`);
+    const force = setTimeout(() => {
+      log('shutdown took longer than 20 s; exiting');
+      process.exit(1);
+    }, 20_000);
+    force.unref();
+    try {
+      await api.app.close(); // stops accepting, finishes in-flight requests, ends watches
+      await store.close();
+      await embedded?.stop();
+    } catch (err) {
+      log('error during shutdown', err);
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  log('failed to start', err);
+  process.exit(1);
+});
