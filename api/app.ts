@@ -1,7 +1,7 @@
 // The HTTP API as a Fastify app, built from its dependencies; server.ts only listens.
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { badRequest } from '../resources/index.js';
@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { resourceRoutes } from './routes/resources.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWatchRegistry } from './routes/watch.js';
+import { SHARED_SCHEMAS } from './shared-schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -33,7 +34,7 @@ export interface Api {
 export async function buildApi(opts: ApiOptions): Promise<Api> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Watches are closed in preClose; idle keep-alive connections close with the server.
     forceCloseConnections: 'idle',
@@ -56,7 +57,9 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/merge-patch+json', 'application/json-patch+json'], { parseAs: 'string' }, jsonParser);
 
+  for (const [id, schema] of Object.entries(SHARED_SCHEMAS)) app.addSchema({ ...schema, $id: id });
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
       openapi: '3.0.3',
       info: {

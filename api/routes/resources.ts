@@ -12,7 +12,8 @@ import {
   type KindInfo,
   type PatchType,
 } from '../../resources/index.js';
-import { DNS_LABEL_PATTERN, GROUP_VERSION, StatusSchema } from '../../schemas/index.js';
+import { DNS_LABEL_PATTERN, GROUP_VERSION } from '../../schemas/index.js';
+import { ref } from '../shared-schemas.js';
 import type { Store } from '../../store/index.js';
 import { authorize, identity, scopeOf, seesAll } from '../auth.js';
 import { DeleteQuerySchema, ListQuerySchema, WriteQuerySchema, dryRunParam, boolParam, intParam, propagationParam, type Query } from '../query.js';
@@ -23,12 +24,10 @@ const Plural = Type.String({ description: 'projectservers, deployments, routes o
 const NsParams = Type.Object({ namespace: Type.String(), plural: Plural });
 const ItemParams = Type.Object({ namespace: Type.String(), plural: Plural, name: Type.String() });
 const AllParams = Type.Object({ plural: Plural });
-const AnyObject = Type.Object({}, { additionalProperties: true, description: 'a ProjectServer, Deployment, Route or Event' });
-const ListResponse = Type.Object(
-  { apiVersion: Type.String(), kind: Type.String(), metadata: Type.Object({}, { additionalProperties: true }), items: Type.Array(AnyObject) },
-  { description: 'a list; with watch=true, a stream of {"type","object"} events (NDJSON, or SSE for Accept: text/event-stream)' },
-);
-const errors = { 400: StatusSchema, 401: StatusSchema, 403: StatusSchema, 404: StatusSchema, 409: StatusSchema, 422: StatusSchema };
+const AnyObject = ref('Object');
+const ListResponse = ref('List');
+const StatusRef = ref('Status');
+const errors = { 400: StatusRef, 401: StatusRef, 403: StatusRef, 404: StatusRef, 409: StatusRef, 422: StatusRef };
 const dns = new RegExp(DNS_LABEL_PATTERN);
 
 function kindOf(plural: string): KindInfo {
@@ -132,7 +131,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     return reply.code(out.created ? 201 : 200).send(out.object);
   });
 
-  app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusSchema, ...errors } } }, async (req) => {
+  app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusRef, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query) });
   });
@@ -166,7 +165,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     return (await r.replace(info, namespace, name, req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' })).object;
   });
 
-  app.patch(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Patch the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusSchema, ...errors } } }, async (req) => {
+  app.patch(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Patch the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusRef, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     statusInfo(info);
     return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' });

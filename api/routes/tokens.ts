@@ -1,16 +1,17 @@
 // Token management (admins only): create (the secret is shown once), list, revoke.
 import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
-import { badRequest, schemaErrors } from '../../resources/index.js';
-import { StatusSchema, TokenCreatedSchema, TokenListSchema, TokenRequestSchema, type TokenRequest } from '../../schemas/index.js';
+import { ApiError, badRequest, schemaErrors } from '../../resources/index.js';
+import { TokenCreatedSchema, TokenListSchema, TokenRequestSchema, type TokenRequest } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import { identity, requireAdmin } from '../auth.js';
-import { ApiError } from '../../resources/index.js';
+import { ref } from '../shared-schemas.js';
 
-const errors = { 400: StatusSchema, 401: StatusSchema, 403: StatusSchema };
+const StatusRef = ref('Status');
+const errors = { 400: StatusRef, 401: StatusRef, 403: StatusRef };
 
 export function tokenRoutes(app: FastifyInstance, store: Store): void {
-  app.post('/api/tokens', { schema: { tags: ['tokens'], summary: 'Create a token; the secret is returned once', body: TokenRequestSchema, response: { 201: TokenCreatedSchema, 409: StatusSchema, 422: StatusSchema, ...errors } } }, async (req, reply) => {
+  app.post('/api/tokens', { schema: { tags: ['tokens'], summary: 'Create a token; the secret is returned once', body: TokenRequestSchema, response: { 201: TokenCreatedSchema, 409: StatusRef, 422: StatusRef, ...errors } } }, async (req, reply) => {
     requireAdmin(identity(req), 'create tokens');
     const body = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('send a JSON object {name, role, namespaces}');
@@ -27,7 +28,7 @@ export function tokenRoutes(app: FastifyInstance, store: Store): void {
     return { items: await store.tokens.list() };
   });
 
-  app.delete('/api/tokens/:name', { schema: { tags: ['tokens'], summary: 'Revoke a token at once', params: Type.Object({ name: Type.String() }), response: { 200: StatusSchema, 404: StatusSchema, ...errors } } }, async (req) => {
+  app.delete('/api/tokens/:name', { schema: { tags: ['tokens'], summary: 'Revoke a token at once', params: Type.Object({ name: Type.String() }), response: { 200: StatusRef, 404: StatusRef, ...errors } } }, async (req) => {
     requireAdmin(identity(req), 'revoke tokens');
     const { name } = req.params as { name: string };
     await store.tokens.delete(name);
