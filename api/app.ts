@@ -54,6 +54,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     };
   });
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Only JSON bodies: anything else is 415.
+  app.removeContentTypeParser('text/plain');
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/merge-patch+json', 'application/json-patch+json'], { parseAs: 'string' }, jsonParser);
 

@@ -66,6 +66,16 @@ export function toObject(info: KindInfo, parts: { metadata: Json; body: Json; st
   return obj;
 }
 
+const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+/** Top-level fields a spec-status kind does not have (flat kinds: the schema finds them). */
+function unknownTopLevel(info: KindInfo, obj: Json): StatusCause[] {
+  if (info.layout !== 'spec-status') return [];
+  return Object.keys(obj)
+    .filter((k) => !TOP_LEVEL.has(k))
+    .map((k) => ({ field: k, reason: 'FieldValueNotSupported', message: `unknown field "${k}"` }));
+}
+
 function checkTypeMeta(info: KindInfo, obj: unknown): Json {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
     throw badRequest(`the request body must be a JSON object (a ${info.kind})`);
@@ -90,14 +100,14 @@ export function applyDefaults(info: KindInfo, body: Json): Json {
  * Validates a whole object (as the client would see it after the write). Unknown fields
  * give 400 BadRequest naming each; bad values give 422 Invalid with every cause at once.
  */
-export function validate(info: KindInfo, obj: Json, ref: ObjectRef, statusOnly = false): void {
+export function validate(info: KindInfo, obj: Json, ref: ObjectRef, statusOnly = false, extraUnknown: StatusCause[] = []): void {
   const candidate = { ...obj, apiVersion: GROUP_VERSION, kind: info.kind };
   const { unknown, invalid: bad } = statusOnly
     ? schemaErrors(info.statusSchema!, obj.status ?? {})
     : schemaErrors(info.schema, candidate);
   const prefix = (c: StatusCause): StatusCause => (statusOnly ? { ...c, field: `status.${c.field}` } : c);
-  if (unknown.length > 0) {
-    const causes = unknown.map(prefix);
+  if (unknown.length + extraUnknown.length > 0) {
+    const causes = [...extraUnknown, ...unknown.map(prefix)];
     throw badRequest(`${info.kind} "${ref.name}": strict decoding error: ${causes.map((c) => c.message).join(', ')}`, causes);
   }
   const causes = bad.map(prefix);
@@ -143,7 +153,7 @@ export function prepareCreate(info: KindInfo, input: unknown, ctx: WriteContext)
   } as StoredParts['metadata'];
   delete metadata.generateName;
   const parts: StoredParts = { metadata, body: applyDefaults(info, clone(body)), status: null };
-  validate(info, toObject(info, parts, 0) as Json, ref);
+  validate(info, toObject(info, parts, 0) as Json, ref, false, unknownTopLevel(info, obj));
   return parts;
 }
 
@@ -181,7 +191,7 @@ export function prepareUpdate(
   if (subresource === 'status') {
     if (info.layout !== 'spec-status') throw badRequest(`${info.plural} have no status subresource`);
     next = { metadata: current.metadata, body: current.body, status: status === null ? null : clone(status) };
-    validate(info, toObject(info, next, 0) as Json, ref, true);
+    validate(info, toObject(info, next, 0) as Json, ref, true, unknownTopLevel(info, obj));
   } else {
     const system: Json = {};
     for (const k of SYSTEM_META) if (current.metadata[k] !== undefined && k !== 'resourceVersion') system[k] = current.metadata[k];
@@ -197,7 +207,7 @@ export function prepareUpdate(
         ]);
     }
     if (!jsonEqual(next.body, current.body)) next.metadata.generation = current.metadata.generation + 1;
-    validate(info, toObject(info, next, 0) as Json, ref);
+    validate(info, toObject(info, next, 0) as Json, ref, false, unknownTopLevel(info, obj));
   }
   const changed = !jsonEqual(next, current);
   const remove = next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0;
