@@ -23,6 +23,8 @@ export interface ApiOptions {
   /** How often idle watches get a BOOKMARK (ms). */
   bookmarkMs?: number;
   logger?: FastifyServerOptions['logger'];
+  /** How long in-flight requests may take to finish once shutdown starts (ms). */
+  shutdownGraceMs?: number;
 }
 
 export interface Api {
@@ -79,6 +81,12 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   app.addHook('preClose', async () => {
     closing = true;
     registry.closeAll();
+    // In-flight requests get a grace period; then any connection still open (a client
+    // that opened a connection and sent nothing, say) is closed so shutdown cannot hang
+    // until the headers timeout.
+    const force = setTimeout(() => app.server.closeAllConnections(), opts.shutdownGraceMs ?? 5000);
+    force.unref();
+    app.server.once('close', () => clearTimeout(force));
   });
 
   registerErrorHandling(app);

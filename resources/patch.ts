@@ -40,18 +40,24 @@ export function applyPatch(doc: Json, type: PatchType, patch: unknown): Json {
     if ((o.op === 'add' || o.op === 'replace' || o.op === 'test') && !('value' in o))
       throw badRequest(`JSON patch operation ${i}: "${o.op}" needs a "value"`);
   });
-  try {
-    return fjp.applyPatch(doc, patch as fjp.Operation[], true, false, true).newDocument as Json;
-  } catch (err) {
-    const e = err as { name?: string; message?: string; index?: number; operation?: { path?: string } };
-    const path = e.operation?.path ?? '';
-    if (e.name === 'TEST_OPERATION_FAILED')
-      throw new ApiError(422, 'Invalid', `JSON patch test operation ${e.index ?? ''} failed: the value at "${path}" is not the expected one`, {
-        causes: [{ field: path, reason: 'FieldValueInvalid', message: 'test operation failed' }],
+  // One operation at a time, so an error names the operation that failed.
+  let out = doc;
+  patch.forEach((op: fjp.Operation, i) => {
+    if (/(^|\/)(__proto__|constructor|prototype)(\/|$)/.test(op.path) || ('from' in op && /(^|\/)__proto__(\/|$)/.test(String(op.from))))
+      throw badRequest(`JSON patch operation ${i}: forbidden path "${op.path}"`);
+    try {
+      out = fjp.applyOperation(out, op, true, i === 0 ? false : true, true, i).newDocument as Json;
+    } catch (err) {
+      const e = err as { name?: string; message?: string };
+      if (e.name === 'TEST_OPERATION_FAILED')
+        throw new ApiError(422, 'Invalid', `JSON patch test operation ${i} failed: the value at "${op.path}" is not the expected one`, {
+          causes: [{ field: op.path, reason: 'FieldValueInvalid', message: 'test operation failed' }],
+        });
+      const msg = (e.message ?? 'invalid patch').split('\n')[0];
+      throw new ApiError(422, 'Invalid', `JSON patch operation ${i} (${op.op} "${op.path}") cannot be applied: ${msg}`, {
+        causes: [{ field: op.path, reason: 'FieldValueInvalid', message: msg }],
       });
-    const msg = (e.message ?? 'invalid patch').split('\n')[0];
-    throw new ApiError(422, 'Invalid', `JSON patch operation ${e.index ?? ''} cannot be applied at "${path}": ${msg}`, {
-      causes: [{ field: path, reason: 'FieldValueInvalid', message: msg }],
-    });
-  }
+    }
+  });
+  return out;
 }

@@ -105,7 +105,10 @@ export function validate(info: KindInfo, obj: Json, ref: ObjectRef, statusOnly =
   const { unknown, invalid: bad } = statusOnly
     ? schemaErrors(info.statusSchema!, obj.status ?? {})
     : schemaErrors(info.schema, candidate);
-  const prefix = (c: StatusCause): StatusCause => (statusOnly ? { ...c, field: `status.${c.field}` } : c);
+  const prefix = (c: StatusCause): StatusCause =>
+    statusOnly
+      ? { ...c, field: c.field ? `status.${c.field}` : 'status', message: c.message?.replace(`"${c.field}"`, `"status.${c.field}"`) }
+      : c;
   if (unknown.length + extraUnknown.length > 0) {
     const causes = [...extraUnknown, ...unknown.map(prefix)];
     throw badRequest(`${info.kind} "${ref.name}": strict decoding error: ${causes.map((c) => c.message).join(', ')}`, causes);

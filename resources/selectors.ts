@@ -13,7 +13,8 @@ const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 function checkKey(key: string, selector: string): string {
-  if (!KEY.test(key) || key.length > 317) throw badRequest(`invalid label selector "${selector}": invalid label key "${key}"`);
+  const name = key.slice(key.indexOf('/') + 1);
+  if (!KEY.test(key) || key.length > 317 || name.length > 63) throw badRequest(`invalid label selector "${selector}": invalid label key "${key}"`);
   return key;
 }
 function checkValue(v: string, selector: string): string {

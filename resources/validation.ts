@@ -1,7 +1,12 @@
 // Validation of whole objects: schema, metadata formats and the kinds' cross-field rules.
 // Returns every problem at once, as Kubernetes causes (`field`, `reason`, `message`).
 import type { TSchema } from 'typebox';
+import { Settings } from 'typebox/system';
 import Value from 'typebox/value';
+
+// typebox stops collecting after 8 errors by default; a client deserves every cause at once.
+// Bodies are at most 1 MiB, so a generous cap still bounds the work.
+Settings.Set({ maxErrors: 512 });
 import type { StatusCause } from '../schemas/index.js';
 import type { KindInfo } from './kinds.js';
 
@@ -30,7 +35,7 @@ export function fieldPath(pointer: string, extra?: string): string {
     else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
     else out += `[${p}]`;
   }
-  return out || '<root>';
+  return out;
 }
 
 function show(v: unknown): string {
@@ -54,20 +59,7 @@ export function schemaErrors(schema: TSchema, obj: unknown): ValidationResult {
   const unknown: StatusCause[] = [];
   const invalid: StatusCause[] = [];
   const seen = new Set<string>();
-  let errors = [...Value.Errors(schema, obj)];
-  // typebox stops reporting an object's other errors once it met an unknown field there;
-  // so drop the unknown fields from a copy and ask again, to report every bad value at once.
-  const extra = errors.filter((e) => e.keyword === 'additionalProperties');
-  if (extra.length > 0) {
-    const copy = JSON.parse(JSON.stringify(obj)) as unknown;
-    for (const e of extra) {
-      const at = valueAt(copy, e.instancePath);
-      if (at && typeof at === 'object')
-        for (const name of (e.params as { additionalProperties?: string[] }).additionalProperties ?? [])
-          delete (at as Record<string, unknown>)[name];
-    }
-    errors = [...extra, ...Value.Errors(schema, copy)];
-  }
+  const errors = [...Value.Errors(schema, obj)];
   // A union of literals reports one `const` error per option and one `anyOf`: fold them.
   const enums = new Map<string, unknown[]>();
   for (const e of errors) {

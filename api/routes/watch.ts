@@ -108,7 +108,7 @@ export async function serveWatch(
   raw.write(pending.join(''));
   pending.length = 0;
   unregister = deps.registry.add(end);
-  req.raw.on('close', end);
+  raw.on('close', end);
   raw.on('error', end);
   if (bookmarks || sse) {
     const t = setInterval(() => {

@@ -31,7 +31,7 @@ export const nsPath = (ns: string, plural = 'projectservers') => `/apis/deployer
 export async function startApi(t: Test, opts: { bookmarkMs?: number; connectionString?: string } = {}): Promise<TestApi> {
   const connectionString = opts.connectionString ?? (await freshDatabase(t));
   const store = await openStore({ connectionString, hubPollIntervalMs: 200 });
-  const api = await buildApi({ store, bookmarkMs: opts.bookmarkMs });
+  const api = await buildApi({ store, bookmarkMs: opts.bookmarkMs, shutdownGraceMs: 300 });
   await api.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = api.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

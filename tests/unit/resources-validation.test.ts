@@ -230,7 +230,7 @@ t.test('fieldPath turns JSON pointers into Kubernetes field paths', async (t) =>
   t.equal(fieldPath('/spec/env/12', 'y'), 'spec.env[12].y');
   t.equal(fieldPath('/metadata/labels/app.kubernetes.io~1name'), 'metadata.labels[app.kubernetes.io/name]');
   t.equal(fieldPath('/metadata/annotations/a~0b'), 'metadata.annotations[a~b]');
-  t.equal(fieldPath(''), '<root>');
+  t.equal(fieldPath(''), '', 'the root has an empty path');
   t.equal(fieldPath('', 'spec'), 'spec');
   t.same(schemaErrors(PS.schema, { apiVersion: GROUP_VERSION, kind: 'ProjectServer', metadata: {}, spec: { serviceType: 'static', env: [{ name: 'A' }] } }).invalid, [
     { field: 'spec.env[0].value', reason: 'FieldValueRequired', message: 'Required value' },
