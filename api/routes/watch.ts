@@ -110,7 +110,7 @@ export async function serveWatch(
   unregister = deps.registry.add(end);
   raw.on('close', end);
   raw.on('error', end);
-  if (bookmarks || sse) {
+  if (bookmarks) {
     const t = setInterval(() => {
       const rv = watch!.bookmarkRevision();
       writeFrame('BOOKMARK', JSON.stringify({ type: 'BOOKMARK', object: bookmarkObject(rv) }), rv);

@@ -35,12 +35,14 @@ export async function startApi(t: Test, opts: { bookmarkMs?: number; connectionS
   await api.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = api.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  const adminToken = 'test-admin-' + Math.random().toString(36).slice(2);
-  await store.tokens.create({ name: 'admin', role: 'admin', namespaces: ['*'] }, adminToken);
   t.teardown(async () => {
     await api.app.close();
     await store.close();
   });
+  const adminToken = 'test-admin-' + Math.random().toString(36).slice(2);
+  // A second API on the same database (opts.connectionString) gets an admin token of its own.
+  const adminName = opts.connectionString ? `admin-${Math.random().toString(36).slice(2, 8)}` : 'admin';
+  await store.tokens.create({ name: adminName, role: 'admin', namespaces: ['*'] }, adminToken);
   const request: TestApi['request'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const token = o.token === undefined ? adminToken : o.token;
