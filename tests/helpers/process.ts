@@ -1,0 +1,89 @@
+// Starts deployer as a whole process (server.ts), for end-to-end tests that kill it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerProcess {
+  url: string;
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  waitReady(ms?: number): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns `node --import tsx server.ts` with `env`; kills it (SIGKILL) at teardown if still running. */
+export async function spawnServer(t: Test, env: Record<string, string | undefined>): Promise<ServerProcess> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }))
+    if (v !== undefined && !k.startsWith('NODE_V8_COVERAGE') && !k.startsWith('TAP')) childEnv[k] = v;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  t.teardown(async () => {
+    if (!done) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    proc,
+    output: () => out,
+    exited,
+    async waitReady(ms = 60_000) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (done) throw new Error(`deployer exited before it was ready:\n${out}`);
+        try {
+          const res = await fetch(`${url}/readyz`);
+          if (res.status === 200) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`deployer was not ready within ${ms} ms:\n${out}`);
+    },
+    async kill(signal) {
+      if (!done) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function api(url: string, token: string, method: string, path: string, body?: unknown, contentType = 'application/json') {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed };
+}
