@@ -360,30 +360,35 @@ async function benchRaw(url: string, clients: number, names: string[][], win: Wi
       const parts = { metadata, body: { ...row.spec, port: ports[c] }, status: row.status };
       const logObject = toObject(info, parts, 0) as Json;
       delete (logObject.metadata as Json).resourceVersion;
-      const w = await conn.query<{ revision: string }>({
-        name: 'write',
-        text: SQL.write,
+      // One write per transaction: the write a PUT makes, without the store's group commit.
+      const w = await conn.query<{ revisions: string[] }>({
+        name: 'writeBatch',
+        text: SQL.writeBatch,
         values: [
-          info.kind,
-          NAMESPACE,
-          name,
-          Number(row.revision),
-          'MODIFIED',
-          metadata.uid,
-          metadata.generation,
-          JSON.stringify(metadata),
-          JSON.stringify(parts.body),
-          parts.status === null ? null : JSON.stringify(parts.status),
-          metadata.deletionTimestamp ?? null,
-          [],
-          JSON.stringify(logObject),
+          JSON.stringify([
+            {
+              kind: info.kind,
+              namespace: NAMESPACE,
+              name,
+              type: 'MODIFIED',
+              expected: Number(row.revision),
+              uid: metadata.uid,
+              generation: metadata.generation,
+              metadata,
+              spec: parts.body,
+              status: parts.status,
+              deletion: metadata.deletionTimestamp ?? null,
+              owner_uids: [],
+              object: logObject,
+            },
+          ]),
         ],
       });
-      if (Number(w.rows[0].revision) < 0) moved++;
+      if (Number(w.rows[0].revisions[0]) < 0) moved++;
     }, win);
     if (r.firstError) log(`raw x${clients}: ${r.errors} errors, first: ${r.firstError}`);
     return {
-      name: 'raw SQL (getOne + deployer_write)',
+      name: 'raw SQL (getOne + one-write deployer_write_batch)',
       clients,
       opsPerSec: (r.count * 1000) / DURATION_MS,
       latencyMs: summarize(r.latencies),

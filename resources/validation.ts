@@ -3,6 +3,7 @@
 import type { TSchema } from 'typebox';
 import { Settings } from 'typebox/system';
 import Value from 'typebox/value';
+import { Compile } from 'typebox/compile';
 
 // typebox stops collecting after 8 errors by default; a client deserves every cause at once.
 // Bodies are at most 1 MiB, so a generous cap still bounds the work.
@@ -55,9 +56,22 @@ function valueAt(obj: unknown, pointer: string): unknown {
 }
 
 /** Checks `obj` against the kind's schema; unknown fields and bad values come back apart. */
+const compiled = new WeakMap<TSchema, ReturnType<typeof Compile>>();
+
+/** True when `obj` matches `schema` (a compiled check: fast enough for every write). */
+export function schemaValid(schema: TSchema, obj: unknown): boolean {
+  let check = compiled.get(schema);
+  if (!check) {
+    check = Compile(schema);
+    compiled.set(schema, check);
+  }
+  return check.Check(obj);
+}
+
 export function schemaErrors(schema: TSchema, obj: unknown): ValidationResult {
   const unknown: StatusCause[] = [];
   const invalid: StatusCause[] = [];
+  if (schemaValid(schema, obj)) return { unknown, invalid };
   const seen = new Set<string>();
   const errors = [...Value.Errors(schema, obj)];
   // A union of literals reports one `const` error per option and one `anyOf`: fold them.

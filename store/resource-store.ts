@@ -28,9 +28,10 @@ import {
   type StoredParts,
   type WriteContext,
 } from '../resources/index.js';
-import { mapPgError } from './pg-errors.js';
+import { isConnectionError, mapPgError } from './pg-errors.js';
 import { Params, selectorConditions } from './query.js';
 import { SQL } from './sql.js';
+import { WriteBatcher } from './write-batcher.js';
 
 export interface ListOptions {
   /** One namespace, or all when absent. */
@@ -108,12 +109,14 @@ export interface ResourceStoreOptions {
 
 export class ResourceStore {
   private readonly now: () => Date;
+  private readonly batcher: WriteBatcher;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: ResourceStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.batcher = new WriteBatcher(pool, { isConnectionError });
   }
 
   private timestamp(): string {
@@ -144,25 +147,28 @@ export class ResourceStore {
     return { revision: Number(row.revision), parts: { metadata: row.metadata, body: row.spec, status: row.status } };
   }
 
-  /** Returns the new revision, or -1 when the row moved on (the caller re-reads). */
+  /** Returns the new revision, -1 when the row moved on, -2 when it exists already. */
   private async write(info: KindInfo, type: 'ADDED' | 'MODIFIED' | 'DELETED', parts: StoredParts, expected: number): Promise<number> {
     const m = parts.metadata;
-    const res = await this.query<{ revision: string }>('write', SQL.write, [
-      info.kind,
-      m.namespace,
-      m.name,
-      expected,
-      type,
-      m.uid,
-      m.generation,
-      JSON.stringify(m),
-      JSON.stringify(parts.body),
-      parts.status === null ? null : JSON.stringify(parts.status),
-      m.deletionTimestamp ?? null,
-      ownerUids(parts),
-      JSON.stringify(logObject(info, parts)),
-    ]);
-    return Number(res.rows[0].revision);
+    try {
+      return await this.batcher.write({
+        kind: info.kind,
+        namespace: m.namespace,
+        name: m.name,
+        type,
+        expected,
+        uid: m.uid,
+        generation: m.generation,
+        metadata: m,
+        spec: parts.body,
+        status: parts.status,
+        deletion: m.deletionTimestamp ?? null,
+        owner_uids: ownerUids(parts),
+        object: logObject(info, parts),
+      });
+    } catch (err) {
+      throw mapPgError(err);
+    }
   }
 
   /**
@@ -184,18 +190,10 @@ export class ResourceStore {
         const rev = current?.revision ?? 0;
         return { object: toObject(info, d.parts, rev), created: d.op === 'create', removed: d.op === 'delete' };
       }
-      let rev: number;
-      try {
-        const type = d.op === 'create' ? 'ADDED' : d.op === 'update' ? 'MODIFIED' : 'DELETED';
-        rev = await this.write(info, type, d.parts, d.op === 'create' ? 0 : d.expected);
-      } catch (err) {
-        if ((err as { code?: string }).code === '23505' && d.op === 'create') {
-          if (current === null && attempt < MAX_WRITE_ATTEMPTS - 1) continue; // raced with a create: decide again
-          throw alreadyExists(refOf(info, namespace, d.parts.metadata.name));
-        }
-        throw mapPgError(err);
-      }
-      if (rev < 0) continue;
+      const type = d.op === 'create' ? 'ADDED' : d.op === 'update' ? 'MODIFIED' : 'DELETED';
+      const rev = await this.write(info, type, d.parts, d.op === 'create' ? 0 : d.expected);
+      if (rev === -2 && current !== null) throw alreadyExists(refOf(info, namespace, d.parts.metadata.name));
+      if (rev < 0) continue; // another writer got there first: decide again on what is there now
       if (d.op === 'delete') this.options.onRemoved?.();
       return { object: toObject(info, d.parts, rev), created: d.op === 'create', removed: d.op === 'delete' };
     }

@@ -2,7 +2,8 @@
 
 export const SQL = {
   getOne: `SELECT revision, metadata, spec, status FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3`,
-  write: `SELECT deployer_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS revision`,
+  /** See deployer_write_batch in the migration: one transaction for many writes. */
+  writeBatch: `SELECT deployer_write_batch($1::jsonb) AS revisions`,
   currentRevision: `SELECT revision FROM revision_counter WHERE id = 1`,
   compactedRevision: `SELECT revision FROM compaction WHERE id = 1`,
   /** Log rows after a revision (all kinds), for the watch hub. */

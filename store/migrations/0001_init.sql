@@ -24,7 +24,6 @@ CREATE TABLE resources (
   PRIMARY KEY (kind, namespace, name)
 );
 CREATE INDEX resources_owner_uids ON resources USING gin (owner_uids);
-CREATE INDEX resources_kind_revision ON resources (kind, revision);
 
 -- Append-only: one row per committed change, with the object as it was after the change
 -- (for DELETED, as it was when it went). Compaction removes only rows that a newer row of
@@ -48,50 +47,70 @@ CREATE TABLE compaction (
 );
 INSERT INTO compaction VALUES (1, 0);
 
--- The doorbell: the revision only, sent in the writing transaction (delivered at commit).
-CREATE FUNCTION deployer_notify_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('deployer_events', NEW.revision::text);
-  RETURN NULL;
-END $$;
-CREATE TRIGGER events_log_notify AFTER INSERT ON events_log
-  FOR EACH ROW EXECUTE FUNCTION deployer_notify_event();
-
--- One write, in one statement: lock the row (checking the expected revision), take the next
--- revision, write the row, append the event. Returns the new revision, or -1 when the row is
--- missing or its revision is not p_expected (the caller re-reads and decides).
--- p_type: ADDED inserts (a duplicate raises unique_violation), MODIFIED updates,
--- DELETED removes the row.
-CREATE FUNCTION deployer_write(
-  p_kind text, p_namespace text, p_name text, p_expected bigint, p_type text,
-  p_uid uuid, p_generation bigint, p_metadata jsonb, p_spec jsonb, p_status jsonb,
-  p_deletion timestamptz, p_owner_uids uuid[], p_object jsonb
-) RETURNS bigint LANGUAGE plpgsql AS $$
+-- Writes, in batches: one statement, one transaction, one disk flush for every write that
+-- arrived while the previous batch was committing (group commit). Each element of p_writes:
+-- {kind, namespace, name, type, expected, uid, generation, metadata, spec, status,
+--  deletion, owner_uids, object}. type ADDED inserts, MODIFIED updates, DELETED removes.
+-- Returns one number per element, in order: the new revision, or -1 when the row is missing
+-- or its revision is not `expected`, or -2 when an ADDED row exists already (the caller
+-- re-reads and decides). Ends with one NOTIFY carrying the newest revision (the doorbell).
+CREATE FUNCTION deployer_write_batch(p_writes jsonb) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
-  cur bigint;
+  w jsonb;
+  first_rev bigint;
   rev bigint;
+  cur bigint;
+  out bigint[] := '{}';
+  k text;
+  ns text;
+  nm text;
+  typ text;
 BEGIN
-  IF p_type <> 'ADDED' THEN
-    SELECT revision INTO cur FROM resources
-      WHERE kind = p_kind AND namespace = p_namespace AND name = p_name FOR UPDATE;
-    IF NOT FOUND OR cur <> p_expected THEN
-      RETURN -1;
+  -- Every writer queues here first. The counter row's lock is held to commit, so revisions
+  -- are handed out, and become visible, in commit order; and since nobody locks a resource
+  -- row without holding it, the checks below cannot race and no two writers deadlock.
+  SELECT revision INTO first_rev FROM revision_counter WHERE id = 1 FOR UPDATE;
+  rev := first_rev;
+  FOR w IN SELECT value FROM jsonb_array_elements(p_writes) LOOP
+    k := w->>'kind';
+    ns := w->>'namespace';
+    nm := w->>'name';
+    typ := w->>'type';
+    IF typ = 'ADDED' THEN
+      PERFORM 1 FROM resources WHERE kind = k AND namespace = ns AND name = nm;
+      IF FOUND THEN
+        out := out || (-2)::bigint;
+        CONTINUE;
+      END IF;
+    ELSE
+      SELECT revision INTO cur FROM resources WHERE kind = k AND namespace = ns AND name = nm;
+      IF NOT FOUND OR cur <> (w->>'expected')::bigint THEN
+        out := out || (-1)::bigint;
+        CONTINUE;
+      END IF;
     END IF;
+    rev := rev + 1;
+    IF typ = 'ADDED' THEN
+      INSERT INTO resources (kind, namespace, name, uid, revision, generation, metadata, spec, status, deletion_timestamp, owner_uids)
+        VALUES (k, ns, nm, (w->>'uid')::uuid, rev, (w->>'generation')::bigint, w->'metadata', w->'spec',
+                NULLIF(w->'status', 'null'::jsonb), (w->>'deletion')::timestamptz,
+                ARRAY(SELECT jsonb_array_elements_text(w->'owner_uids'))::uuid[]);
+    ELSIF typ = 'MODIFIED' THEN
+      UPDATE resources SET revision = rev, generation = (w->>'generation')::bigint, metadata = w->'metadata',
+          spec = w->'spec', status = NULLIF(w->'status', 'null'::jsonb), deletion_timestamp = (w->>'deletion')::timestamptz,
+          owner_uids = ARRAY(SELECT jsonb_array_elements_text(w->'owner_uids'))::uuid[]
+        WHERE kind = k AND namespace = ns AND name = nm;
+    ELSE
+      DELETE FROM resources WHERE kind = k AND namespace = ns AND name = nm;
+    END IF;
+    INSERT INTO events_log (revision, kind, namespace, name, type, object) VALUES (rev, k, ns, nm, typ, w->'object');
+    out := out || rev;
+  END LOOP;
+  IF rev > first_rev THEN
+    UPDATE revision_counter SET revision = rev WHERE id = 1;
+    PERFORM pg_notify('deployer_events', rev::text);
   END IF;
-  UPDATE revision_counter SET revision = revision + 1 WHERE id = 1 RETURNING revision INTO rev;
-  IF p_type = 'ADDED' THEN
-    INSERT INTO resources (kind, namespace, name, uid, revision, generation, metadata, spec, status, deletion_timestamp, owner_uids)
-      VALUES (p_kind, p_namespace, p_name, p_uid, rev, p_generation, p_metadata, p_spec, p_status, p_deletion, p_owner_uids);
-  ELSIF p_type = 'MODIFIED' THEN
-    UPDATE resources SET revision = rev, generation = p_generation, metadata = p_metadata, spec = p_spec,
-        status = p_status, deletion_timestamp = p_deletion, owner_uids = p_owner_uids
-      WHERE kind = p_kind AND namespace = p_namespace AND name = p_name;
-  ELSE
-    DELETE FROM resources WHERE kind = p_kind AND namespace = p_namespace AND name = p_name;
-  END IF;
-  INSERT INTO events_log (revision, kind, namespace, name, type, object)
-    VALUES (rev, p_kind, p_namespace, p_name, p_type, p_object);
-  RETURN rev;
+  RETURN out;
 END $$;
 
 -- Leader election: one row per controller. `token` (the fencing token) goes up on every
