@@ -96,6 +96,7 @@ fi
 
 # tap runs in the background so that a signal to this script is handled at
 # once (the trap stops tap, then Postgres) instead of after tap finishes.
+started=$(date +%s)
 node_modules/.bin/tap "$@" &
 tap_pid=$!
 set +e
@@ -103,4 +104,6 @@ wait "$tap_pid"
 code=$?
 set -e
 tap_pid=""
+# The plain closing line ("N passed, N failed") that CI reads, counted from tap's results.
+node --import tsx scripts/test-summary.ts "$started" || true
 exit "$code"

@@ -78,3 +78,17 @@ t.test('DEPLOYER_ADMIN_TOKEN sets the admin token; two processes migrate one dat
   t.equal(await a.kill('SIGTERM'), 0);
   t.equal(await b.kill('SIGTERM'), 0);
 });
+
+t.test('npm start (scripts/start.sh) brings the API up on HOST and PORT', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'deployer-e2e-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const { freshDatabase } = await import('../helpers/pg.js');
+  const db = await freshDatabase(t);
+  // scripts/start.sh execs node, so the signal reaches deployer itself
+  const s = await spawnServer(t, { DATABASE_URL: db, DEPLOYER_DATA_DIR: dataDir, DEPLOYER_ADMIN_TOKEN: 'start-sh-token' }, ['sh', 'scripts/start.sh']);
+  await s.waitReady();
+  const v = await fetch(`${s.url}/version`);
+  t.equal(v.status, 200);
+  t.equal((await api(s.url, 'start-sh-token', 'GET', PS)).status, 200);
+  t.equal(await s.kill('SIGTERM'), 0);
+});

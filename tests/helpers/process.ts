@@ -26,13 +26,17 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns `node --import tsx server.ts` with `env`; kills it (SIGKILL) at teardown if still running. */
-export async function spawnServer(t: Test, env: Record<string, string | undefined>): Promise<ServerProcess> {
+/** Spawns deployer (`node --import tsx server.ts` unless told otherwise) with `env`; kills it (SIGKILL) at teardown if still running. */
+export async function spawnServer(
+  t: Test,
+  env: Record<string, string | undefined>,
+  command: string[] = [process.execPath, '--import', 'tsx', 'server.ts'],
+): Promise<ServerProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }))
     if (v !== undefined && !k.startsWith('NODE_V8_COVERAGE') && !k.startsWith('TAP')) childEnv[k] = v;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command[0], command.slice(1), { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
