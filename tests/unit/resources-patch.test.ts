@@ -1,17 +1,8 @@
 // resources/patch.ts: JSON Patch (RFC 6902) and JSON Merge Patch (RFC 7386).
 import t from 'tap';
 import { ApiError, applyPatch, type Json } from '../../resources/index.js';
+import { apiError } from '../helpers/resources.js';
 
-function apiError(fn: () => unknown): ApiError {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error(`expected an ApiError, but the call returned ${JSON.stringify(result)}`);
-}
 
 /** A fresh object as a client sees it; each call returns a new copy. */
 function doc(): Json {

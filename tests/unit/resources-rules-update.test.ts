@@ -12,12 +12,8 @@ import {
   type StoredParts,
   type WriteContext,
 } from '../../resources/index.js';
+import { kind, apiError } from '../helpers/resources.js';
 
-function kind(name: string): KindInfo {
-  const info = kindByName(name);
-  if (!info) throw new Error(`kind ${name} is not registered`);
-  return info;
-}
 const PS = kind('ProjectServer');
 const ROUTE = kind('Route');
 const EVENT = kind('Event');
@@ -33,16 +29,6 @@ const CTX: WriteContext & { name: string } = {
   randomSuffix: 'zzzzz',
 };
 
-function apiError(fn: () => unknown): ApiError {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error(`expected an ApiError, but the call returned ${JSON.stringify(result)}`);
-}
 
 /** A stored ProjectServer "blog" with a status, as the store would hold it. */
 function stored(meta: Record<string, unknown> = {}): StoredParts {

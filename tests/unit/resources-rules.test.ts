@@ -13,35 +13,14 @@ import {
   type StoredParts,
   type WriteContext,
 } from '../../resources/index.js';
+import { kind, apiError, CTX } from '../helpers/resources.js';
 
-function kind(name: string): KindInfo {
-  const info = kindByName(name);
-  if (!info) throw new Error(`kind ${name} is not registered`);
-  return info;
-}
 const PS = kind('ProjectServer');
 const DEPLOY = kind('Deployment');
 const ROUTE = kind('Route');
 const EVENT = kind('Event');
 
-const CTX: WriteContext = {
-  namespace: 'default',
-  now: '2024-05-01T10:00:00Z',
-  newUid: '0b6f4a52-8c1e-4d3e-9a57-2f0c8e1d9b10',
-  randomSuffix: 'x7k2q',
-};
 
-/** Runs fn and returns the ApiError it throws; anything else fails the test. */
-function apiError(fn: () => unknown): ApiError {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error(`expected an ApiError, but the call returned ${JSON.stringify(result)}`);
-}
 
 const psObject = (meta: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
   apiVersion: GROUP_VERSION,

@@ -10,17 +10,8 @@ import {
   supportedFields,
   type LabelRequirement,
 } from '../../resources/index.js';
+import { apiError } from '../helpers/resources.js';
 
-function apiError(fn: () => unknown): ApiError {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error(`expected an ApiError, but the call returned ${JSON.stringify(result)}`);
-}
 
 const req = (key: string, op: LabelRequirement['op'], values: string[] = []): LabelRequirement => ({ key, op, values });
 

@@ -12,12 +12,8 @@ import {
   validate,
   type KindInfo,
 } from '../../resources/index.js';
+import { kind } from '../helpers/resources.js';
 
-function kind(name: string): KindInfo {
-  const info = kindByName(name);
-  if (!info) throw new Error(`kind ${name} is not registered`);
-  return info;
-}
 const PS = kind('ProjectServer');
 const DEPLOY = kind('Deployment');
 
