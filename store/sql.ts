@@ -7,11 +7,11 @@ export const SQL = {
   currentRevision: `SELECT revision FROM revision_counter WHERE id = 1`,
   compactedRevision: `SELECT revision FROM compaction WHERE id = 1`,
   /** Log rows after a revision (all kinds), for the watch hub. */
-  logAfter: `SELECT revision, kind, namespace, name, type, object FROM events_log WHERE revision > $1 ORDER BY revision LIMIT $2`,
+  logAfter: `SELECT revision, kind, namespace, name, type, object, prev_labels FROM events_log WHERE revision > $1 ORDER BY revision LIMIT $2`,
   /** Log rows of one kind in (from, to], with the compacted revision read in the same snapshot. */
-  logRange: `SELECT c.revision AS compacted, e.revision, e.kind, e.namespace, e.name, e.type, e.object
+  logRange: `SELECT c.revision AS compacted, e.revision, e.kind, e.namespace, e.name, e.type, e.object, e.prev_labels
     FROM compaction c LEFT JOIN LATERAL (
-      SELECT revision, kind, namespace, name, type, object FROM events_log
+      SELECT revision, kind, namespace, name, type, object, prev_labels FROM events_log
       WHERE kind = $1 AND revision > $2 AND revision <= $3 ORDER BY revision
     ) e ON true WHERE c.id = 1`,
   dependentsOf: `SELECT kind, namespace, name FROM resources WHERE owner_uids @> ARRAY[$1::uuid] AND namespace = $2`,

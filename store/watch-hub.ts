@@ -18,6 +18,8 @@ export interface LogEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   /** The object with metadata.resourceVersion set to this revision. Shared: do not mutate. */
   object: Record<string, unknown> & { metadata: { labels?: Record<string, string> } };
+  /** For MODIFIED: the labels before the change (null when it had none). */
+  prevLabels: Record<string, string> | null;
   /** `{"type":…,"object":…}`, serialised once for every watcher. */
   json(): string;
 }
@@ -32,7 +34,15 @@ export interface WatchHubOptions {
   log?: (msg: string, err?: unknown) => void;
 }
 
-type Row = { revision: string; kind: string; namespace: string; name: string; type: LogEvent['type']; object: LogEvent['object'] };
+type Row = {
+  revision: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  type: LogEvent['type'];
+  object: LogEvent['object'];
+  prev_labels: Record<string, string> | null;
+};
 
 export function toLogEvent(r: Row): LogEvent {
   const revision = Number(r.revision);
@@ -46,6 +56,7 @@ export function toLogEvent(r: Row): LogEvent {
     name: r.name,
     type: r.type,
     object,
+    prevLabels: r.prev_labels,
     json: () => (cached ??= JSON.stringify({ type: r.type, object })),
   };
 }

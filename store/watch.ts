@@ -56,12 +56,24 @@ export async function startWatch(
   const labels = parseLabelSelector(opts.labelSelector);
   const fields = parseFieldSelector(opts.fieldSelector, info.kind);
   const scope = opts.scope ? new Set(opts.scope) : undefined;
-  const matches = (ev: { kind: string; namespace: string; object: Record<string, unknown> & { metadata: { labels?: Record<string, string> } } }) =>
+  const inView = (ev: { kind: string; namespace: string }) =>
     ev.kind === info.kind &&
     (opts.namespace === undefined || ev.namespace === opts.namespace) &&
-    (scope === undefined || scope.has(ev.namespace)) &&
-    matchLabels(labels, ev.object.metadata.labels) &&
-    matchFields(fields, ev.object);
+    (scope === undefined || scope.has(ev.namespace));
+  /**
+   * What this watcher is sent for an event: the event, nothing, or — when a change moves an
+   * object into or out of the label selection — ADDED or DELETED, as Kubernetes does.
+   */
+  const project = (ev: LogEvent): WatchItem | null => {
+    if (!inView(ev) || !matchFields(fields, ev.object)) return null;
+    const now = matchLabels(labels, ev.object.metadata.labels);
+    if (ev.type !== 'MODIFIED' || labels.length === 0) return now ? { revision: ev.revision, type: ev.type, json: ev.json() } : null;
+    const before = matchLabels(labels, ev.prevLabels ?? undefined);
+    if (before && now) return { revision: ev.revision, type: ev.type, json: ev.json() };
+    if (!before && !now) return null;
+    const type = now ? 'ADDED' : 'DELETED';
+    return { revision: ev.revision, type, json: JSON.stringify({ type, object: ev.object }) };
+  };
 
   let from = parseResourceVersion(opts.resourceVersion);
   const initial: WatchItem[] = [];
@@ -83,7 +95,8 @@ export async function startWatch(
   const deliver = (ev: LogEvent) => {
     if (closed || ev.revision <= sent) return;
     sent = ev.revision;
-    if (matches(ev)) send({ revision: ev.revision, type: ev.type, json: ev.json() });
+    const item = project(ev);
+    if (item) send(item);
   };
   const unsubscribe = deps.hub.subscribe((ev) => {
     if (buffer) buffer.push(ev);

@@ -35,6 +35,9 @@ CREATE TABLE events_log (
   name text NOT NULL,
   type text NOT NULL CHECK (type IN ('ADDED', 'MODIFIED', 'DELETED')),
   object jsonb NOT NULL,
+  -- labels before a MODIFIED change: a watch with a label selector turns a change that moves
+  -- an object out of (into) its selection into DELETED (ADDED), as Kubernetes does
+  prev_labels jsonb,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX events_log_key ON events_log (kind, namespace, name, revision);
@@ -60,6 +63,7 @@ DECLARE
   first_rev bigint;
   rev bigint;
   cur bigint;
+  prev jsonb;
   out bigint[] := '{}';
   k text;
   ns text;
@@ -83,7 +87,7 @@ BEGIN
         CONTINUE;
       END IF;
     ELSE
-      SELECT revision INTO cur FROM resources WHERE kind = k AND namespace = ns AND name = nm;
+      SELECT revision, metadata->'labels' INTO cur, prev FROM resources WHERE kind = k AND namespace = ns AND name = nm;
       IF NOT FOUND OR cur <> (w->>'expected')::bigint THEN
         out := out || (-1)::bigint;
         CONTINUE;
@@ -103,7 +107,8 @@ BEGIN
     ELSE
       DELETE FROM resources WHERE kind = k AND namespace = ns AND name = nm;
     END IF;
-    INSERT INTO events_log (revision, kind, namespace, name, type, object) VALUES (rev, k, ns, nm, typ, w->'object');
+    INSERT INTO events_log (revision, kind, namespace, name, type, object, prev_labels)
+      VALUES (rev, k, ns, nm, typ, w->'object', CASE WHEN typ = 'MODIFIED' THEN prev END);
     out := out || rev;
   END LOOP;
   IF rev > first_rev THEN

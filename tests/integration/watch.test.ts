@@ -99,3 +99,16 @@ t.test('timeoutSeconds ends a watch; the server closes watches on shutdown', asy
   await w.until(() => w.ended, 3000).catch(() => undefined);
   t.ok(w.ended, 'open watches end when the server closes');
 });
+
+t.test('a label-selected watch sees objects enter and leave its selection as ADDED and DELETED', async (t) => {
+  const a = await startApi(t);
+  const first = (await a.request('PUT', `${P}/a`, { body: ps('a', {}, { labels: { tier: 'web' } }) })).body;
+  const w = await openWatch(a.url, `${P}?watch=true&allowWatchBookmarks=false&labelSelector=tier%3Dweb&resourceVersion=${first.metadata.resourceVersion}`, a.adminToken);
+  await a.request('PUT', `${P}/a`, { body: ps('a', {}, { labels: { tier: 'db' } }) }); // leaves
+  await a.request('PUT', `${P}/a`, { body: ps('a', { port: 1 }, { labels: { tier: 'db' } }) }); // outside: nothing
+  await a.request('PUT', `${P}/a`, { body: ps('a', { port: 1 }, { labels: { tier: 'web' } }) }); // enters
+  await a.request('PUT', `${P}/a`, { body: ps('a', { port: 2 }, { labels: { tier: 'web' } }) }); // inside
+  await w.until((e) => e.length === 3);
+  t.same(w.events.map((e) => `${e.type} ${e.object.metadata.labels.tier} ${e.object.spec.port ?? '-'}`), ['DELETED db -', 'ADDED web 1', 'MODIFIED web 2']);
+  await w.close();
+});
