@@ -4,10 +4,12 @@ import { compactOnce, type CompactionOptions } from './compaction.js';
 import { migrate } from './migrate.js';
 import { ResourceStore } from './resource-store.js';
 import { TokenStore } from './tokens.js';
+import { LeaseStore } from './leases.js';
 import { WatchHub } from './watch-hub.js';
 
 export { ResourceStore } from './resource-store.js';
-export type { ListOptions, ListResult, DeleteOptions, WriteOptions, Subresource } from './resource-store.js';
+export type { ListOptions, ListResult, DeleteOptions, WriteOptions, Subresource, Fence } from './resource-store.js';
+export { LeaseStore, type LeaseState, type AcquireResult } from './leases.js';
 export { TokenStore, hashToken, newSecret } from './tokens.js';
 export { WatchHub, type LogEvent } from './watch-hub.js';
 export { startWatch, parseResourceVersion, type Watch, type WatchItem, type WatchOptions } from './watch.js';
@@ -30,6 +32,7 @@ export interface Store {
   pool: pg.Pool;
   resources: ResourceStore;
   tokens: TokenStore;
+  leases: LeaseStore;
   hub: WatchHub;
   /** Resolves when the database answers; throws otherwise. */
   ping(): Promise<void>;
@@ -90,6 +93,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pool,
     resources,
     tokens,
+    leases: new LeaseStore(pool),
     hub,
     ping: async () => {
       await pool.query('SELECT 1');

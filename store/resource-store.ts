@@ -53,6 +53,16 @@ export interface ListResult {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /**
+   * A controller's lease: the write is refused with 409 Fenced, in the writing transaction,
+   * unless the lease still has this token (another process took over, or it expired).
+   */
+  fence?: Fence;
+}
+
+export interface Fence {
+  lease: string;
+  token: number;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -148,10 +158,11 @@ export class ResourceStore {
   }
 
   /** Returns the new revision, -1 when the row moved on, -2 when it exists already. */
-  private async write(info: KindInfo, type: 'ADDED' | 'MODIFIED' | 'DELETED', parts: StoredParts, expected: number): Promise<number> {
+  private async write(info: KindInfo, type: 'ADDED' | 'MODIFIED' | 'DELETED', parts: StoredParts, expected: number, fence?: Fence): Promise<number> {
     const m = parts.metadata;
     try {
       return await this.batcher.write({
+        ...(fence ? { fence_lease: fence.lease, fence_token: fence.token } : {}),
         kind: info.kind,
         namespace: m.namespace,
         name: m.name,
@@ -180,18 +191,20 @@ export class ResourceStore {
     namespace: string,
     name: string,
     decide: (current: Current | null) => Decision,
-    dryRun: boolean,
+    opts: WriteOptions,
   ): Promise<{ object: ResourceObject; created: boolean; removed: boolean }> {
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.read(info, namespace, name);
       const d = decide(current);
       if (d.op === 'none') return { object: d.object, created: false, removed: false };
-      if (dryRun) {
+      if (opts.dryRun) {
         const rev = current?.revision ?? 0;
         return { object: toObject(info, d.parts, rev), created: d.op === 'create', removed: d.op === 'delete' };
       }
       const type = d.op === 'create' ? 'ADDED' : d.op === 'update' ? 'MODIFIED' : 'DELETED';
-      const rev = await this.write(info, type, d.parts, d.op === 'create' ? 0 : d.expected);
+      const rev = await this.write(info, type, d.parts, d.op === 'create' ? 0 : d.expected, opts.fence);
+      if (rev === -3)
+        throw new ApiError(409, 'Fenced', `the write to ${info.plural} "${name}" was refused: lease "${opts.fence?.lease}" no longer has token ${opts.fence?.token} (another process leads now, or the lease expired)`);
       if (rev === -2 && current !== null) throw alreadyExists(refOf(info, namespace, d.parts.metadata.name));
       if (rev < 0) continue; // another writer got there first: decide again on what is there now
       if (d.op === 'delete') this.options.onRemoved?.();
@@ -298,7 +311,7 @@ export class ResourceStore {
         if (current) throw alreadyExists(refOf(info, namespace, parts.metadata.name));
         return { op: 'create', parts };
       },
-      !!opts.dryRun,
+      opts,
     );
     return object;
   }
@@ -331,7 +344,7 @@ export class ResourceStore {
         if (expectedRv !== undefined && expectedRv !== String(current.revision)) throw staleResourceVersion(ref);
         return this.decideUpdate(info, current, input, namespace, name, sub);
       },
-      !!opts.dryRun,
+      opts,
     );
   }
 
@@ -365,7 +378,7 @@ export class ResourceStore {
         if (rv !== undefined && rv !== null && String(rv) !== String(current.revision)) throw staleResourceVersion(ref);
         return this.decideUpdate(info, current, after, namespace, name, sub);
       },
-      !!opts.dryRun,
+      opts,
     );
     return object;
   }
@@ -400,7 +413,7 @@ export class ResourceStore {
         if (!d.changed) return { op: 'none', object: toObject(info, cur.parts, cur.revision) };
         return { op: 'update', parts: d.parts, expected: cur.revision };
       },
-      !!opts.dryRun,
+      opts,
     );
     return { object: out.object, removed: out.removed };
   }
@@ -421,7 +434,7 @@ export class ResourceStore {
           if (refs.length === 0) delete (metadata as Json).ownerReferences;
           return { op: 'update', parts: { ...current.parts, metadata }, expected: current.revision };
         },
-        false,
+        {},
       );
     }
   }

@@ -27,9 +27,12 @@ export interface WriteRequest {
   owner_uids: string[];
   /** The object as the events log keeps it. */
   object: unknown;
+  /** A controller's write: refused (-3) unless this lease still has this token. */
+  fence_lease?: string;
+  fence_token?: number;
 }
 
-/** The new revision; -1: the row moved on or is gone; -2: an ADDED row exists already. */
+/** The new revision; -1: the row moved on or is gone; -2: an ADDED row exists already; -3: fenced. */
 export type WriteOutcome = number;
 
 interface Pending {

@@ -56,7 +56,8 @@ INSERT INTO compaction VALUES (1, 0);
 --  deletion, owner_uids, object}. type ADDED inserts, MODIFIED updates, DELETED removes.
 -- Returns one number per element, in order: the new revision, or -1 when the row is missing
 -- or its revision is not `expected`, or -2 when an ADDED row exists already (the caller
--- re-reads and decides). Ends with one NOTIFY carrying the newest revision (the doorbell).
+-- re-reads and decides), or -3 when the write is fenced (fence_lease/fence_token no longer
+-- hold the lease). Ends with one NOTIFY carrying the newest revision (the doorbell).
 CREATE FUNCTION deployer_write_batch(p_writes jsonb) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
   w jsonb;
@@ -80,6 +81,18 @@ BEGIN
     ns := w->>'namespace';
     nm := w->>'name';
     typ := w->>'type';
+    -- Fencing: a controller's write names its lease and token; it is refused (-3) unless that
+    -- lease still has that token and has not expired by the database's clock. FOR SHARE makes
+    -- a takeover of the lease wait until this write has committed.
+    IF w ? 'fence_lease' THEN
+      PERFORM 1 FROM leases
+        WHERE name = w->>'fence_lease' AND token = (w->>'fence_token')::bigint AND expires_at > clock_timestamp()
+        FOR SHARE;
+      IF NOT FOUND THEN
+        out := out || (-3)::bigint;
+        CONTINUE;
+      END IF;
+    END IF;
     IF typ = 'ADDED' THEN
       PERFORM 1 FROM resources WHERE kind = k AND namespace = ns AND name = nm;
       IF FOUND THEN

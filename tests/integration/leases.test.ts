@@ -1,0 +1,73 @@
+// Leases (one per controller) and fencing of controllers' writes, on a real Postgres.
+import t from 'tap';
+import { kindByName } from '../../resources/index.js';
+import { ps, startApi } from '../helpers/api.js';
+
+const PS = kindByName('ProjectServer')!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('acquire, renew, refuse others, expire, release', async (t) => {
+  const a = await startApi(t);
+  const L = a.store.leases;
+  const one = await L.tryAcquireOrRenew('projectserver', 'p1', 400);
+  t.ok(one.acquired);
+  t.equal(one.holder, 'p1');
+  t.equal(one.token, 1);
+  const renewed = await L.tryAcquireOrRenew('projectserver', 'p1', 400);
+  t.ok(renewed.acquired);
+  t.equal(renewed.token, 1, 'renewing keeps the token');
+  t.ok(Date.parse(renewed.expiresAt!) >= Date.parse(one.expiresAt!), 'and moves the expiry');
+  const other = await L.tryAcquireOrRenew('projectserver', 'p2', 400);
+  t.notOk(other.acquired, 'a held lease is refused to others');
+  t.equal(other.holder, 'p1');
+  t.ok(other.valid);
+  await sleep(450);
+  const taken = await L.tryAcquireOrRenew('projectserver', 'p2', 400);
+  t.ok(taken.acquired, 'an expired lease can be taken');
+  t.equal(taken.token, 2, 'the token goes up with the new holder');
+  const late = await L.tryAcquireOrRenew('projectserver', 'p1', 400);
+  t.notOk(late.acquired, 'the old holder cannot renew once taken over');
+  await L.release('projectserver', 'p1'); // not the holder: no effect
+  t.equal((await L.list())[0].holder, 'p2');
+  await L.release('projectserver', 'p2');
+  const free = (await L.list())[0];
+  t.equal(free.holder, null);
+  t.notOk(free.valid);
+  const next = await L.tryAcquireOrRenew('projectserver', 'p3', 400);
+  t.ok(next.acquired, 'a released lease is free at once');
+  t.equal(next.token, 3);
+  // another controller's lease is independent
+  t.ok((await L.tryAcquireOrRenew('route', 'p1', 400)).acquired);
+});
+
+t.test('racing acquirers of a free lease: exactly one wins', async (t) => {
+  const a = await startApi(t);
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => a.store.leases.tryAcquireOrRenew('race', `p${i}`, 5000)));
+  t.equal(results.filter((r) => r.acquired).length, 1);
+  t.equal(new Set(results.map((r) => r.holder)).size, 1, 'everyone sees the same holder');
+});
+
+t.test('fencing: a controller write with a lost lease is refused with 409 Fenced', async (t) => {
+  const a = await startApi(t);
+  await a.request('PUT', '/apis/deployer.dev/v1/namespaces/default/projectservers/blog', { body: ps('blog') });
+  const L = a.store.leases;
+  const mine = await L.tryAcquireOrRenew('projectserver', 'old-leader', 300);
+  const fence = { lease: 'projectserver', token: mine.token };
+  const ok = await a.store.resources.patch(PS, 'default', 'blog', 'merge', { status: { restartCount: 1 } }, { subresource: 'status', fence });
+  t.equal((ok.status as any)?.restartCount, 1, 'accepted while the lease is held');
+  await sleep(350);
+  const expired = await a.store.resources
+    .patch(PS, 'default', 'blog', 'merge', { status: { restartCount: 2 } }, { subresource: 'status', fence })
+    .catch((e) => e);
+  t.equal(expired.code, 409, 'refused once the lease expired');
+  t.equal(expired.reason, 'Fenced');
+  await L.tryAcquireOrRenew('projectserver', 'new-leader', 5000);
+  const stale = await a.store.resources
+    .replace(PS, 'default', 'blog', { ...ps('blog'), status: { restartCount: 3 } }, { subresource: 'status', fence })
+    .catch((e) => e);
+  t.equal(stale.reason, 'Fenced', 'refused after another process took over');
+  const newFence = { lease: 'projectserver', token: (await L.list()).find((l) => l.name === 'projectserver')!.token };
+  const fresh = await a.store.resources.patch(PS, 'default', 'blog', 'merge', { status: { restartCount: 4 } }, { subresource: 'status', fence: newFence });
+  t.equal((fresh.status as any)?.restartCount, 4, 'the new leader writes');
+  t.equal((await a.request('GET', '/apis/deployer.dev/v1/namespaces/default/projectservers/blog')).body.status.restartCount, 4, 'no refused write got through');
+});
