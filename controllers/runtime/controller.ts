@@ -1,0 +1,183 @@
+// A controller: an informer feeding a work queue, and N workers calling reconcile(key).
+//
+// The contract (as controller-runtime's): reconcile(key, signal) is level-based — it gets
+// identity only and re-reads the state; it must be idempotent and safe to run again from any
+// point. It returns { requeueAfterMs } to be called again later (no backoff); a thrown error
+// retries the key with per-key exponential backoff; a TerminalError is recorded in the
+// object's status conditions (type "Reconciled", status "False") and not retried until the
+// object changes. One key is never reconciled twice at once. `signal` aborts when
+// leadership is lost or the process stops; a worker loop never dies of a reconcile's throw.
+import { setCondition, type KindInfo, type ResourceObject } from '../../resources/index.js';
+import type { Condition } from '../../schemas/index.js';
+import type { Fence, Store } from '../../store/index.js';
+import type { Clock } from './clock.js';
+import { Informer, objectKey, parseKey } from './informer.js';
+import type { Leadership } from './leader-elector.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler {
+  reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+/** What a reconcile may use beyond its key: the cache and the fencing token for its writes. */
+export interface ReconcileContext {
+  /** The informer's copy (may lag the store by a notification; re-read before deciding). */
+  cached(key: string): ResourceObject | undefined;
+  /** Pass as `fence` on every status write. */
+  fence: Fence;
+}
+
+/** A failure that retrying cannot fix (bad spec, missing dependency the user must add). */
+export class TerminalError extends Error {
+  constructor(
+    message: string,
+    readonly reason = 'TerminalError',
+  ) {
+    super(message);
+    this.name = 'TerminalError';
+  }
+}
+
+export interface ControllerOptions {
+  /** The controller's name; also its lease's name. */
+  name: string;
+  kind: KindInfo;
+  reconciler: Reconciler;
+  store: Store;
+  workers?: number;
+  resyncMs?: number;
+  clock?: Clock;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+export interface ControllerStats {
+  reconciles: { success: number; error: number; terminal: number; requeue: number };
+  queueDepth: number;
+}
+
+export class Controller {
+  readonly name: string;
+  private queue: WorkQueue | null = null;
+  private informer: Informer | null = null;
+  readonly stats: ControllerStats['reconciles'] = { success: 0, error: 0, terminal: 0, requeue: 0 };
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.name = opts.name;
+  }
+
+  /** Adds a key from a secondary source (Docker events, owned kinds). Ignored while not running. */
+  enqueue(key: string): void {
+    this.queue?.add(key);
+  }
+
+  /** Hands every known key to the workers again. */
+  resync(): void {
+    this.informer?.resyncNow();
+  }
+
+  get queueDepth(): number {
+    return this.queue?.len() ?? 0;
+  }
+
+  /**
+   * Runs while `lead.signal` is not aborted: lists, watches, reconciles. Resolves once the
+   * workers have stopped (in-flight reconciles see the aborted signal).
+   */
+  async run(lead: Leadership): Promise<void> {
+    const { opts } = this;
+    const log = opts.log ?? (() => undefined);
+    const queue = new WorkQueue({ clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs });
+    const informer = new Informer(opts.store, opts.kind, { resyncMs: opts.resyncMs, clock: opts.clock, log });
+    this.queue = queue;
+    this.informer = informer;
+    const stop = () => {
+      queue.shutDown();
+      informer.stop();
+    };
+    if (lead.signal.aborted) return;
+    lead.signal.addEventListener('abort', stop, { once: true });
+    informer.onChange((key) => queue.add(key));
+    const ctx: ReconcileContext = { cached: (key) => informer.get(key), fence: { lease: opts.name, token: lead.token } };
+    const worker = async () => {
+      for (;;) {
+        const key = await queue.get();
+        if (key === undefined) return;
+        try {
+          const res = await opts.reconciler.reconcile(key, lead.signal, ctx);
+          queue.forget(key);
+          if (res?.requeueAfterMs !== undefined) {
+            this.stats.requeue++;
+            queue.addAfter(key, res.requeueAfterMs);
+          } else this.stats.success++;
+        } catch (err) {
+          if (lead.signal.aborted) {
+            // leadership went mid-reconcile: the next leader starts from a fresh list
+          } else if (err instanceof TerminalError) {
+            this.stats.terminal++;
+            queue.forget(key);
+            await this.recordTerminal(key, err, ctx.fence).catch((e) => log(`${opts.name}/${key}: could not record a terminal error`, e));
+          } else {
+            this.stats.error++;
+            log(`${opts.name}/${key}: reconcile failed; retrying with backoff`, err);
+            queue.addRateLimited(key);
+          }
+        } finally {
+          queue.done(key);
+        }
+      }
+    };
+    try {
+      await informer.start();
+      await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => worker()));
+    } finally {
+      lead.signal.removeEventListener('abort', stop);
+      stop();
+      if (this.queue === queue) this.queue = null;
+      if (this.informer === informer) this.informer = null;
+    }
+  }
+
+  private async recordTerminal(key: string, err: TerminalError, fence: Fence): Promise<void> {
+    const { kind } = this.opts;
+    if (kind.layout !== 'spec-status') return;
+    const { namespace, name } = parseKey(key);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let obj: ResourceObject;
+      try {
+        obj = await this.opts.store.resources.get(kind, namespace, name);
+      } catch {
+        return; // gone: nothing to record on
+      }
+      const status = (obj.status ?? {}) as { conditions?: Condition[] };
+      const cond: Condition = {
+        type: 'Reconciled',
+        status: 'False',
+        reason: err.reason,
+        message: err.message.slice(0, 32_000),
+        observedGeneration: obj.metadata.generation,
+      };
+      const conditions = setCondition(status.conditions, cond, new Date(this.opts.clock?.now() ?? Date.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      try {
+        await this.opts.store.resources.patch(
+          kind,
+          namespace,
+          name,
+          'merge',
+          { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: { conditions } },
+          { subresource: 'status', fence },
+        );
+        return;
+      } catch (e) {
+        if ((e as { reason?: string }).reason !== 'Conflict') throw e;
+      }
+    }
+  }
+}
+
+export { objectKey };

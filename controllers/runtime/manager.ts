@@ -1,0 +1,82 @@
+// The manager: one leader election per controller, each controller running only while its
+// process holds that controller's lease. Several processes against one Postgres spread the
+// controllers between them; a graceful stop releases every lease at once.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Store } from '../../store/index.js';
+import type { Clock } from './clock.js';
+import type { Controller } from './controller.js';
+import { LeaderElector, type LeaderElectorOptions } from './leader-elector.js';
+
+/** This process' identity as a lease holder: hostname, pid and a random suffix. */
+export function processIdentity(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface ManagerOptions {
+  store: Store;
+  identity: string;
+  controllers: Controller[];
+  clock?: Clock;
+  timings?: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+export interface ControllerLeadership {
+  name: string;
+  leading: boolean;
+  token?: number;
+}
+
+export class ControllerManager {
+  private readonly electors = new Map<string, LeaderElector>();
+  private readonly runs = new Set<Promise<void>>();
+
+  constructor(private readonly opts: ManagerOptions) {
+    for (const c of opts.controllers) {
+      if (this.electors.has(c.name)) throw new Error(`two controllers are named "${c.name}"`);
+      this.electors.set(
+        c.name,
+        new LeaderElector({
+          name: c.name,
+          identity: opts.identity,
+          leases: opts.store.leases,
+          clock: opts.clock,
+          ...opts.timings,
+          log: opts.log,
+          onStartedLeading: (lead) => {
+            const run = c
+              .run(lead)
+              .catch((err) => opts.log?.(`controller ${c.name} stopped with an error`, err))
+              .finally(() => this.runs.delete(run));
+            this.runs.add(run);
+          },
+        }),
+      );
+    }
+  }
+
+  start(): void {
+    for (const e of this.electors.values()) e.start();
+  }
+
+  /** Which controllers this process leads now. */
+  leadership(): ControllerLeadership[] {
+    return [...this.electors.entries()].map(([name, e]) => ({ name, leading: e.isLeader, token: e.token }));
+  }
+
+  controller(name: string): Controller | undefined {
+    return this.opts.controllers.find((c) => c.name === name);
+  }
+
+  /** Asks every controller this process leads to resync now. */
+  resyncAll(): void {
+    for (const c of this.opts.controllers) c.resync();
+  }
+
+  /** Stops every controller (in-flight reconciles are aborted) and releases every lease. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.electors.values()].map((e) => e.stop()));
+    await Promise.all([...this.runs]);
+  }
+}

@@ -1,0 +1,115 @@
+// The controller runtime on a real Postgres: informer → queue → reconcile, retries,
+// terminal errors, requeue, and leader election between two managers on one database.
+import t, { type Test } from 'tap';
+import { Controller, TerminalError, type Reconciler } from '../../controllers/runtime/controller.js';
+import { ControllerManager } from '../../controllers/runtime/manager.js';
+import { kindByName } from '../../resources/index.js';
+import { openStore } from '../../store/index.js';
+import { nsPath, ps, startApi, type TestApi } from '../helpers/api.js';
+
+const PS = kindByName('ProjectServer')!;
+const P = nsPath('default');
+const FAST = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(pred: () => boolean, ms = 10_000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function manager(t: Test, a: { store: TestApi['store'] }, reconciler: Reconciler, identity: string, opts: { baseDelayMs?: number } = {}) {
+  const c = new Controller({ name: 'test-controller', kind: PS, reconciler, store: a.store, workers: 2, baseDelayMs: opts.baseDelayMs ?? 10 });
+  const m = new ControllerManager({ store: a.store, identity, controllers: [c], timings: FAST });
+  m.start();
+  t.teardown(() => m.stop());
+  return { c, m };
+}
+
+t.test('every change made through the API is reconciled; one key never twice at once', async (t) => {
+  const a = await startApi(t);
+  await a.request('PUT', `${P}/before`, { body: ps('before') });
+  const seen: string[] = [];
+  const running = new Set<string>();
+  let overlap = 0;
+  const { m } = manager(t, a, {
+    reconcile: async (key, _signal, ctx) => {
+      if (running.has(key)) overlap++;
+      running.add(key);
+      await sleep(20);
+      seen.push(`${key}@${(ctx.cached(key)?.spec as { port?: number } | undefined)?.port ?? '-'}#${ctx.fence.token}`);
+      running.delete(key);
+    },
+  }, 'p1');
+  await until(() => m.leadership()[0].leading, 5000, 'leadership');
+  await until(() => seen.some((s) => s.startsWith('ProjectServer/default/before')), 5000, 'initial list reconciled');
+  for (let i = 1; i <= 30; i++) await a.request('PUT', `${P}/hot`, { body: ps('hot', { port: i }) });
+  await until(() => seen.some((s) => s.startsWith('ProjectServer/default/hot@30')), 5000, 'the last change');
+  t.equal(overlap, 0, 'never two reconciles of one key at once');
+  t.ok(seen.filter((s) => s.includes('/hot@')).length < 30, 'changes that arrive mid-reconcile collapse');
+  t.match(seen[0], /#1$/, 'reconciles carry the lease token');
+  await a.request('DELETE', `${P}/hot`);
+  await until(() => seen.some((s) => s.startsWith('ProjectServer/default/hot@-')), 5000, 'the deletion');
+});
+
+t.test('errors retry with backoff; terminal errors are recorded, not retried; requeueAfter', async (t) => {
+  const a = await startApi(t);
+  const attempts = new Map<string, number>();
+  const { m } = manager(t, a, {
+    reconcile: async (key) => {
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (key.endsWith('/flaky') && n < 4) throw new Error('not yet');
+      if (key.endsWith('/broken')) throw new TerminalError('spec.image does not exist', 'ImageMissing');
+      if (key.endsWith('/poll') && n < 3) return { requeueAfterMs: 50 };
+    },
+  }, 'p1');
+  await until(() => m.leadership()[0].leading, 5000, 'leadership');
+  await a.request('PUT', `${P}/flaky`, { body: ps('flaky') });
+  await a.request('PUT', `${P}/broken`, { body: ps('broken') });
+  await a.request('PUT', `${P}/poll`, { body: ps('poll') });
+  await until(() => (attempts.get('ProjectServer/default/flaky') ?? 0) >= 4, 5000, 'flaky to succeed');
+  await until(() => (attempts.get('ProjectServer/default/poll') ?? 0) >= 3, 5000, 'poll requeues');
+  await until(() => (attempts.get('ProjectServer/default/broken') ?? 0) >= 1, 5000, 'broken');
+  let cond: any;
+  for (let i = 0; i < 100 && !cond; i++) {
+    const got = (await a.request('GET', `${P}/broken`)).body;
+    cond = got.status?.conditions?.find((c: any) => c.type === 'Reconciled');
+    if (!cond) await sleep(20);
+  }
+  t.equal(cond?.status, 'False');
+  t.equal(cond?.reason, 'ImageMissing');
+  t.match(cond?.message, /spec.image/);
+  await sleep(300);
+  t.ok((attempts.get('ProjectServer/default/broken') ?? 0) <= 2, 'a terminal error is not retried (one more look after its own status write at most)');
+  await sleep(200);
+  t.equal(attempts.get('ProjectServer/default/flaky'), 4, 'success resets: no more attempts');
+});
+
+t.test('two managers: one leader; a graceful stop hands over within a second and fences the old leader', async (t) => {
+  const a = await startApi(t);
+  const b = { store: await openStore({ connectionString: a.connectionString, hubPollIntervalMs: 200 }) };
+  t.teardown(() => b.store.close());
+  await a.request('PUT', `${P}/x`, { body: ps('x') });
+  const by: string[] = [];
+  let oldSignal: AbortSignal | undefined;
+  let oldFence: { lease: string; token: number } | undefined;
+  const one = manager(t, a, { reconcile: async (_k, signal, ctx) => { by.push(`one#${ctx.fence.token}`); oldSignal = signal; oldFence = ctx.fence; } }, 'one');
+  await until(() => one.m.leadership()[0].leading, 5000, 'one to lead');
+  const two = manager(t, b, { reconcile: async (_k, _s, ctx) => { by.push(`two#${ctx.fence.token}`); } }, 'two');
+  await sleep(1500);
+  t.notOk(two.m.leadership()[0].leading, 'the second waits while the first renews');
+  t.ok(by.every((s) => s.startsWith('one')));
+  const stoppedAt = Date.now();
+  await one.m.stop();
+  t.ok(oldSignal?.aborted, "the old leader's reconcile signal is aborted");
+  await until(() => two.m.leadership()[0].leading, 3000, 'two to lead');
+  t.ok(Date.now() - stoppedAt < 1000, `handover in ${Date.now() - stoppedAt} ms`);
+  await until(() => by.some((s) => s.startsWith('two')), 3000, 'two to reconcile');
+  t.match(by.find((s) => s.startsWith('two'))!, /#2$/, 'with the next token');
+  const fenced = await a.store.resources
+    .patch(PS, 'default', 'x', 'merge', { status: { restartCount: 9 } }, { subresource: 'status', fence: oldFence })
+    .catch((e) => e);
+  t.equal(fenced.reason, 'Fenced', "the old leader's status writes are refused");
+});
