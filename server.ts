@@ -4,9 +4,13 @@
 //   DATABASE_URL             an existing PostgreSQL; without it deployer runs its own
 //   DEPLOYER_DATA_DIR        where data lives (.deployer)
 //   DEPLOYER_ADMIN_TOKEN     the bootstrap admin token (else generated on first start)
+//   DEPLOYER_CONTROLLERS     which controllers run here (default all); or --controllers=a,b
+//   --no-api                 run controllers only
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildApi } from './api/app.js';
+import { buildApi, type Api } from './api/app.js';
+import { CONTROLLERS, selectControllers } from './controllers/index.js';
+import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
 import { ApiError } from './resources/index.js';
 import { newSecret, openStore, startEmbedded, type EmbeddedDatabase } from './store/index.js';
 
@@ -35,7 +39,21 @@ async function bootstrapAdmin(store: Awaited<ReturnType<typeof openStore>>, data
   process.stdout.write(`deployer: admin token (shown once, also in ${file}):\n${secret}\n`);
 }
 
+function parseArgs(argv: string[]): { api: boolean; controllers: string | undefined } {
+  let api = true;
+  let controllers = process.env.DEPLOYER_CONTROLLERS;
+  for (const a of argv) {
+    if (a === '--no-api') api = false;
+    else if (a.startsWith('--controllers=')) controllers = a.slice('--controllers='.length);
+    else throw new Error(`unknown argument "${a}"; deployer takes --controllers=a,b and --no-api`);
+  }
+  return { api, controllers };
+}
+
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const names = selectControllers(args.controllers);
+  const identity = processIdentity();
   const host = process.env.HOST ?? '127.0.0.1';
   const port = Number(process.env.PORT ?? 8080);
   const dataDir = resolve(process.env.DEPLOYER_DATA_DIR ?? '.deployer');
@@ -50,9 +68,16 @@ async function main(): Promise<void> {
   }
   const store = await openStore({ connectionString, log });
   await bootstrapAdmin(store, dataDir);
-  const api = await buildApi({ store, logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
-  await api.app.listen({ host, port });
-  log(`serving the API on http://${host}:${port}`);
+  let api: Api | undefined;
+  if (args.api) {
+    api = await buildApi({ store, identity, logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
+    await api.app.listen({ host, port });
+    log(`serving the API on http://${host}:${port}`);
+  }
+  const deps = { store, identity, log };
+  const manager = new ControllerManager({ store, identity, controllers: names.map((n) => CONTROLLERS[n](deps)), log });
+  manager.start();
+  log(`identity ${identity}; controllers: ${names.length ? names.join(', ') : 'none'}`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -65,7 +90,8 @@ async function main(): Promise<void> {
     }, 20_000);
     force.unref();
     try {
-      await api.app.close(); // stops accepting, finishes in-flight requests, ends watches
+      await api?.app.close(); // stops accepting, finishes in-flight requests, ends watches
+      await manager.stop(); // aborts reconciles, releases every lease at once
       await store.close();
       await embedded?.stop();
     } catch (err) {

@@ -10,6 +10,7 @@ import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
+import { monitoringRoutes } from './routes/monitoring.js';
 import { resourceRoutes } from './routes/resources.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWatchRegistry } from './routes/watch.js';
@@ -25,6 +26,8 @@ export interface ApiOptions {
   logger?: FastifyServerOptions['logger'];
   /** How long in-flight requests may take to finish once shutdown starts (ms). */
   shutdownGraceMs?: number;
+  /** This process' identity as a lease holder (shown by /api/monitoring/leaders). */
+  identity?: string;
 }
 
 export interface Api {
@@ -95,6 +98,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   discoveryRoutes(app, { gitVersion: `v1.32.0-deployer.${opts.version ?? '0.1.0'}` });
   resourceRoutes(app, { store: opts.store, registry, bookmarkMs: opts.bookmarkMs ?? 10_000 });
   tokenRoutes(app, opts.store);
+  monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
 
   await app.ready();

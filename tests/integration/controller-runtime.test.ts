@@ -113,3 +113,21 @@ t.test('two managers: one leader; a graceful stop hands over within a second and
     .catch((e) => e);
   t.equal(fenced.reason, 'Fenced', "the old leader's status writes are refused");
 });
+
+t.test('GET /api/monitoring/leaders shows each lease and whether this process holds it', async (t) => {
+  const a = await startApi(t, { identity: 'p1' });
+  const { m } = manager(t, a, { reconcile: async () => undefined }, 'p1');
+  await until(() => m.leadership()[0].leading, 5000, 'leadership');
+  const res = await a.request('GET', '/api/monitoring/leaders');
+  t.equal(res.status, 200);
+  t.equal(res.body.identity, 'p1');
+  const l = res.body.items.find((i: any) => i.name === 'test-controller');
+  t.equal(l.holder, 'p1');
+  t.equal(l.token, 1);
+  t.ok(l.valid);
+  t.ok(l.heldByThisProcess);
+  t.ok(Date.parse(l.expiresAt) > Date.parse(l.renewedAt));
+  const viewer = await a.token('v', 'viewer', ['team-a']);
+  t.equal((await a.request('GET', '/api/monitoring/leaders', { token: viewer })).status, 200, 'any token may read it');
+  t.equal((await a.request('GET', '/api/monitoring/leaders', { token: null })).status, 401);
+});
