@@ -42,7 +42,13 @@ export interface LeaderElectorOptions {
 /** Retries are spread by up to this factor, so processes do not retry in lockstep. */
 export const JITTER_FACTOR = 1.2;
 
-export const DEFAULT_TIMINGS = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 } as const;
+/**
+ * A killed leader releases nothing, so failover waits for its lease to expire, then for a
+ * follower's next retry: about leaseDuration + retryPeriod at worst (≤ 3 s here). A leader
+ * steps down after renewDeadline without a successful renew: long enough that a busy
+ * database or a GC pause does not make it flap.
+ */
+export const DEFAULT_TIMINGS = { leaseDurationMs: 2500, renewDeadlineMs: 1800, retryPeriodMs: 300 } as const;
 
 export class LeaderElector {
   private readonly clock: Clock;

@@ -5,7 +5,7 @@
 //
 // What each case shows:
 //   1. one holder at any time, and no change of holder in a steady period; SIGKILL of the
-//      holder → another holds and reconciles within 5 s (the lease must expire: ~4 s with the
+//      holder → another holds and reconciles within 5 s (the lease must expire: ~2.5 s with the
 //      default timings); SIGTERM → handover within 1 s (the lease is released);
 //   2. SIGSTOP of the holder past its lease, another takes over, SIGCONT: the old holder's
 //      writes are all refused, and it stops leading and reconciling;
