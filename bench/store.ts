@@ -12,20 +12,26 @@
 //   1. PUT of a changed ProjectServer through the real HTTP API (buildApi, in process), with
 //      1 and 8 sequential keep-alive clients, each over its own 50 objects round-robin;
 //   2. the same write without HTTP: store.resources.replace (1 and 8 concurrent), and the
-//      raw SQL a PUT sends (SQL.getOne, then deployer_write) over 1 and 8 pg connections;
+//      raw SQL a PUT sends (SQL.getOne, then SELECT deployer_write_batch), two ways:
+//      "one write per transaction" (1 and 8 dedicated pg connections, a one-element batch
+//      each, so every write waits for its own disk flush), and "batched" (8 loops: getOne on a
+//      pg.Pool, then the write through a WriteBatcher on that pool, the store's group commit
+//      without the resource rules, validation or HTTP). The batched phase is the baseline
+//      for HTTP/raw, because the store batches too;
 //   3. watch delivery: 100 SSE watchers while a writer PUTs at 200/s for 5 s; per revision
 //      and watcher, receipt − ack (the PUT's response) and receipt − send.
 // HTTP clients and watchers run in worker threads (bench/store-clients.ts), so they do not
 // share the server's event loop (they do share the machine's CPUs). For every phase it also
 // records, over the measured window, the server thread's event-loop delay and where the CPU
-// went (bench process and its main thread, Postgres, everything else: bench/cpu.ts), and once
+// went (bench process and its main thread, Postgres, everything else: bench/cpu.ts), how many
+// writes each transaction carried (from events_log: one batch shares one created_at), and once
 // after the store phases how Postgres runs the store's prepared getOne. Prints a table; writes
 // bench/out/store.json.
 //
 // Settings (environment): BENCH_WARMUP_MS (1000), BENCH_DURATION_MS (5000),
 // BENCH_WATCHERS (100), BENCH_WATCH_RATE (200), BENCH_PG_FAST=1 (embedded only: fsync=off,
 // synchronous_commit=off, to take the disk out of the figures), BENCH_PHASES (a comma-separated
-// subset of http1,http8,store1,store8,raw1,raw8,watch; for profiling one phase).
+// subset of http1,http8,store1,store8,raw1,raw8,rawbatch8,watch; for profiling one phase).
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -40,6 +46,7 @@ import { buildApi, type Api } from '../api/app.js';
 import { kindByName, toObject, type Json, type StoredParts } from '../resources/index.js';
 import { newSecret, openStore, type Store } from '../store/index.js';
 import { SQL } from '../store/sql.js';
+import { WriteBatcher, type WriteRequest } from '../store/write-batcher.js';
 import { CpuMeter, type CpuFigure } from './cpu.js';
 import type { MeasureMessage, PutJob, PutResult, WatchJob, WatchMessage, WatchResult, WriterJob, WriterResult } from './store-clients.js';
 
@@ -52,14 +59,17 @@ const DURATION_MS = env('BENCH_DURATION_MS', 5000);
 const WATCHERS = env('BENCH_WATCHERS', 100);
 const WATCH_RATE = env('BENCH_WATCH_RATE', 200);
 const WATCH_MS = DURATION_MS;
-/** A subset of http1,http8,store1,store8,raw1,raw8,watch (for profiling one phase); default all. */
+/** A subset of http1,http8,store1,store8,raw1,raw8,rawbatch8,watch (for profiling one phase); default all. */
 const PHASES = process.env.BENCH_PHASES ? new Set(process.env.BENCH_PHASES.split(',').map((p) => p.trim())) : undefined;
 const OBJECTS_PER_CLIENT = 50;
+/** The store's pool size (openStore's default), also used by the raw batched phase. */
+const STORE_POOL_SIZE = 20;
 const NAMESPACE = 'bench';
 const DEADLINE_MS = 180_000;
 
 const GOALS = {
   httpPutsPerSec8: 1000,
+  /** HTTP ×8 over raw SQL, batched ×8 (the store batches, so the raw baseline must too). */
   httpOverRaw8: 0.5,
   watchP99Ms: 20,
   watchMissing: 0,
@@ -99,6 +109,10 @@ interface WriteFigure {
   cpu?: CpuFigure;
   /** The API server's event loop delay during the phase (ms). */
   eventLoopDelayMs?: LoopDelay;
+  /** The measured window on the monotonic clock (µs), the clock of a --cpu-prof profile's timestamps. */
+  windowUs?: [number, number];
+  /** Writes per transaction over the whole phase (warm-up included), from events_log. */
+  transactions?: { writes: number; transactions: number; writesPerTransaction: number; maxWritesPerTransaction: number };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -338,7 +352,36 @@ async function benchStore(store: Store, clients: number, names: string[][], win:
 
 type Row = { revision: string; metadata: StoredParts['metadata']; spec: Json; status: Json | null };
 
-/** What one PUT sends to the database (ResourceStore.read, then ResourceStore.write), on dedicated connections. */
+/** The write ResourceStore.write builds for a PUT that changes spec.port (no resource rules or validation). */
+function rawWrite(row: Row, name: string, port: number): WriteRequest {
+  const metadata = { ...row.metadata, generation: Number(row.metadata.generation) + 1 };
+  const parts = { metadata, body: { ...row.spec, port }, status: row.status };
+  const object = toObject(info, parts, 0) as Json;
+  delete (object.metadata as Json).resourceVersion;
+  return {
+    kind: info.kind,
+    namespace: NAMESPACE,
+    name,
+    type: 'MODIFIED',
+    expected: Number(row.revision),
+    uid: metadata.uid,
+    generation: metadata.generation,
+    metadata,
+    spec: parts.body,
+    status: parts.status,
+    deletion: metadata.deletionTimestamp ?? null,
+    owner_uids: [],
+    object,
+  };
+}
+
+const getOne = (name: string) => ({ name: 'getOne', text: SQL.getOne, values: [info.kind, NAMESPACE, name] });
+
+/**
+ * Raw SQL, one write per transaction: what one PUT sends to the database (SQL.getOne, then
+ * deployer_write_batch with a one-element array), on dedicated connections, without the
+ * store's group commit. Every write waits for its own commit flush.
+ */
 async function benchRaw(url: string, clients: number, names: string[][], win: Window): Promise<WriteFigure> {
   const conns = await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -354,41 +397,17 @@ async function benchRaw(url: string, clients: number, names: string[][], win: Wi
       const conn = conns[c];
       const name = names[c][i % names[c].length];
       ports[c] = (ports[c] % 65535) + 1;
-      const res = await conn.query<Row>({ name: 'getOne', text: SQL.getOne, values: [info.kind, NAMESPACE, name] });
-      const row = res.rows[0];
-      const metadata = { ...row.metadata, generation: Number(row.metadata.generation) + 1 };
-      const parts = { metadata, body: { ...row.spec, port: ports[c] }, status: row.status };
-      const logObject = toObject(info, parts, 0) as Json;
-      delete (logObject.metadata as Json).resourceVersion;
-      // One write per transaction: the write a PUT makes, without the store's group commit.
+      const row = (await conn.query<Row>(getOne(name))).rows[0];
       const w = await conn.query<{ revisions: string[] }>({
         name: 'writeBatch',
         text: SQL.writeBatch,
-        values: [
-          JSON.stringify([
-            {
-              kind: info.kind,
-              namespace: NAMESPACE,
-              name,
-              type: 'MODIFIED',
-              expected: Number(row.revision),
-              uid: metadata.uid,
-              generation: metadata.generation,
-              metadata,
-              spec: parts.body,
-              status: parts.status,
-              deletion: metadata.deletionTimestamp ?? null,
-              owner_uids: [],
-              object: logObject,
-            },
-          ]),
-        ],
+        values: [JSON.stringify([rawWrite(row, name, ports[c])])],
       });
       if (Number(w.rows[0].revisions[0]) < 0) moved++;
     }, win);
     if (r.firstError) log(`raw x${clients}: ${r.errors} errors, first: ${r.firstError}`);
     return {
-      name: 'raw SQL (getOne + one-write deployer_write_batch)',
+      name: 'raw SQL, one write per transaction',
       clients,
       opsPerSec: (r.count * 1000) / DURATION_MS,
       latencyMs: summarize(r.latencies),
@@ -396,6 +415,38 @@ async function benchRaw(url: string, clients: number, names: string[][], win: Wi
     };
   } finally {
     await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/**
+ * Raw SQL, batched: the same getOne and write, but the writes go through a WriteBatcher (the
+ * store's group commit) on a pg.Pool of the store's size, and the reads use that pool too. No
+ * resource rules, no validation, no HTTP: the fair "same transaction without HTTP" now that
+ * the store batches.
+ */
+async function benchRawBatched(url: string, clients: number, names: string[][], win: Window): Promise<WriteFigure> {
+  const pool = new pg.Pool({ connectionString: url, max: STORE_POOL_SIZE, keepAlive: true });
+  pool.on('error', () => undefined);
+  const batcher = new WriteBatcher(pool);
+  const ports = names.map((_, c) => 1 + c * 1000);
+  let moved = 0;
+  try {
+    const r = await runLoops(clients, async (c, i) => {
+      const name = names[c][i % names[c].length];
+      ports[c] = (ports[c] % 65535) + 1;
+      const row = (await pool.query<Row>(getOne(name))).rows[0];
+      if ((await batcher.write(rawWrite(row, name, ports[c]))) < 0) moved++;
+    }, win);
+    if (r.firstError) log(`raw batched x${clients}: ${r.errors} errors, first: ${r.firstError}`);
+    return {
+      name: 'raw SQL, batched (WriteBatcher)',
+      clients,
+      opsPerSec: (r.count * 1000) / DURATION_MS,
+      latencyMs: summarize(r.latencies),
+      errors: r.errors + moved,
+    };
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }
 
@@ -425,6 +476,7 @@ interface WatchFigure {
   receiptMinusSendMs: Summary;
   cpu?: CpuFigure;
   eventLoopDelayMs?: LoopDelay;
+  windowUs?: [number, number];
 }
 
 interface LoopDelay {
@@ -593,6 +645,29 @@ async function diagnose(store: Store, name: string): Promise<Diagnostics> {
   return d;
 }
 
+/**
+ * How many writes each transaction carried since a revision. deployer_write_batch stamps every
+ * log row of one batch with the same created_at (now() is the transaction's start), so distinct
+ * created_at values count the transactions.
+ */
+async function transactionsSince(store: Store, revision: number): Promise<WriteFigure['transactions']> {
+  try {
+    const r = (
+      await store.pool.query<{ writes: string; txs: string; most: string | null }>(
+        `SELECT count(*) AS writes, count(DISTINCT created_at) AS txs, max(n) AS most
+           FROM (SELECT created_at, count(*) OVER (PARTITION BY created_at) AS n FROM events_log WHERE revision > $1) x`,
+        [revision],
+      )
+    ).rows[0];
+    const writes = Number(r.writes);
+    const transactions = Number(r.txs);
+    return { writes, transactions, writesPerTransaction: transactions ? r2(writes / transactions) : 0, maxWritesPerTransaction: Number(r.most ?? 0) };
+  } catch (err) {
+    log(`counting transactions: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // report
 
@@ -645,7 +720,7 @@ async function main(): Promise<void> {
   try {
     db = await openDatabase();
     const dbUrl = db.url;
-    store = await openStore({ connectionString: db.url, log: (m, e) => log(`store: ${m}${e ? `: ${(e as Error).message}` : ''}`) });
+    store = await openStore({ connectionString: db.url, poolSize: STORE_POOL_SIZE, log: (m, e) => log(`store: ${m}${e ? `: ${(e as Error).message}` : ''}`) });
     const settings = (
       await store.pool.query<{ v: string; fsync: string; sc: string }>(
         "SELECT current_setting('server_version') AS v, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc",
@@ -667,46 +742,63 @@ async function main(): Promise<void> {
       store8: namesFor('s8', 8),
       raw1: namesFor('r1', 1),
       raw8: namesFor('r8', 8),
+      rawbatch8: namesFor('b8', 8),
     };
     await precreate(store, Object.values(sets).flat(2));
 
     const writes: WriteFigure[] = [];
     // CPU and event-loop figures cover the measured window only (not start-up, warm-up or analysis).
-    const measured = async <F extends { cpu?: CpuFigure; eventLoopDelayMs?: LoopDelay }>(f: (win: Window) => Promise<F>): Promise<F> => {
+    const measured = async <F extends { cpu?: CpuFigure; eventLoopDelayMs?: LoopDelay; windowUs?: [number, number] }>(
+      f: (win: Window) => Promise<F>,
+    ): Promise<F> => {
+      const monoUs = () => Number(process.hrtime.bigint() / 1000n);
       let before = cpu.snapshot();
+      let startUs = monoUs();
       const loop = loopDelay();
-      let result: { cpu: CpuFigure; loop: LoopDelay } | undefined;
+      let result: { cpu: CpuFigure; loop: LoopDelay; endUs: number } | undefined;
       const win: Window = {
         start: () => {
           before = cpu.snapshot();
+          startUs = monoUs();
           loop.reset();
         },
         end: () => {
-          result ??= { loop: loop.stop(), cpu: cpu.since(before) };
+          result ??= { loop: loop.stop(), cpu: cpu.since(before), endUs: monoUs() };
         },
       };
       const fig = await f(win);
       win.end();
       fig.eventLoopDelayMs = result!.loop;
       fig.cpu = result!.cpu;
+      fig.windowUs = [startUs, result!.endUs];
       return fig;
     };
     const step = async (what: string, f: (win: Window) => Promise<WriteFigure>) => {
       log(`${what} (${(WARMUP_MS + DURATION_MS) / 1000} s)`);
+      const revBefore = await store!.resources.currentRevision();
       const fig = await measured(f);
+      fig.transactions = await transactionsSince(store!, revBefore);
       writes.push(fig);
-      log(`  ${Math.round(fig.opsPerSec)}/s, p50 ${ms(fig.latencyMs.p50)} ms, p99 ${ms(fig.latencyMs.p99)} ms`);
+      log(
+        `  ${Math.round(fig.opsPerSec)}/s, p50 ${ms(fig.latencyMs.p50)} ms, p99 ${ms(fig.latencyMs.p99)} ms, ` +
+          `${fig.transactions?.writesPerTransaction ?? '-'} writes per transaction`,
+      );
       return fig;
     };
     const only = (p: string, f: () => Promise<WriteFigure>) => (!PHASES || PHASES.has(p) ? f() : Promise.resolve(undefined));
     const http1 = await only('http1', () => step('HTTP PUT, 1 client', (m) => benchHttp(port, secret, 1, sets.http1, m)));
     const http8 = await only('http8', () => step('HTTP PUT, 8 clients', (m) => benchHttp(port, secret, 8, sets.http8, m)));
+    // Right after HTTP x8, so the two phases of the headline ratio (HTTP / raw batched) run back
+    // to back: the disk's flush rate and the machine's other load drift during a run.
+    const rawBatch8 = await only('rawbatch8', () =>
+      step('raw SQL, batched (WriteBatcher on a pool), 8 loops', (m) => benchRawBatched(dbUrl, 8, sets.rawbatch8, m)),
+    );
     await only('store1', () => step('store.resources.replace, 1 caller', (m) => benchStore(store!, 1, sets.store1, m)));
     const store8 = await only('store8', () => step('store.resources.replace, 8 callers', (m) => benchStore(store!, 8, sets.store8, m)));
     // While the connections the HTTP and store phases used are still pooled (idle ones close after 10 s).
     const diagnostics = await diagnose(store, sets.http8[0][0]);
-    const raw1 = await only('raw1', () => step('raw SQL, 1 connection', (m) => benchRaw(dbUrl, 1, sets.raw1, m)));
-    const raw8 = await only('raw8', () => step('raw SQL, 8 connections', (m) => benchRaw(dbUrl, 8, sets.raw8, m)));
+    const raw1 = await only('raw1', () => step('raw SQL, one write per transaction, 1 connection', (m) => benchRaw(dbUrl, 1, sets.raw1, m)));
+    const raw8 = await only('raw8', () => step('raw SQL, one write per transaction, 8 connections', (m) => benchRaw(dbUrl, 8, sets.raw8, m)));
 
     let watch: WatchFigure | undefined;
     if (!PHASES || PHASES.has('watch')) {
@@ -717,15 +809,23 @@ async function main(): Promise<void> {
     const ratio = (a: WriteFigure | undefined, b: WriteFigure | undefined) => (a && b ? r2(a.opsPerSec / b.opsPerSec) : null);
     const pct = (x: number | null) => (x === null ? '-' : `${r1(x * 100)}%`);
     const ratios = {
-      httpOverRaw1: ratio(http1, raw1),
-      httpOverRaw8: ratio(http8, raw8),
-      storeOverRaw8: ratio(store8, raw8),
+      /** The headline: HTTP ×8 over raw SQL, batched ×8. */
+      httpOverRawBatched8: ratio(http8, rawBatch8),
+      storeOverRawBatched8: ratio(store8, rawBatch8),
       httpOverStore8: ratio(http8, store8),
+      /** Against raw SQL with one write per transaction (no group commit). */
+      httpOverRawOnePerTx8: ratio(http8, raw8),
+      httpOverRawOnePerTx1: ratio(http1, raw1),
+      rawBatchedOverOnePerTx8: ratio(rawBatch8, raw8),
     };
     const goals: { goal: string; value: string | number; met: boolean }[] = [];
     if (http8) goals.push({ goal: `HTTP PUTs/s with 8 clients >= ${GOALS.httpPutsPerSec8}`, value: Math.round(http8.opsPerSec), met: http8.opsPerSec >= GOALS.httpPutsPerSec8 });
-    if (ratios.httpOverRaw8 !== null)
-      goals.push({ goal: `HTTP / raw SQL with 8 clients >= ${GOALS.httpOverRaw8 * 100}%`, value: pct(ratios.httpOverRaw8), met: ratios.httpOverRaw8 >= GOALS.httpOverRaw8 });
+    if (ratios.httpOverRawBatched8 !== null)
+      goals.push({
+        goal: `HTTP / raw SQL (batched) with 8 clients >= ${GOALS.httpOverRaw8 * 100}%`,
+        value: pct(ratios.httpOverRawBatched8),
+        met: ratios.httpOverRawBatched8 >= GOALS.httpOverRaw8,
+      });
     if (watch) {
       goals.push(
         { goal: `watch p99 (receipt - ack) <= ${GOALS.watchP99Ms} ms at ${WATCH_RATE} writes/s`, value: `${ms(watch.receiptMinusAckMs.p99)} ms`, met: watch.receiptMinusAckMs.p99 <= GOALS.watchP99Ms },
@@ -754,7 +854,7 @@ async function main(): Promise<void> {
         warmupMs: WARMUP_MS,
         durationMs: DURATION_MS,
         objectsPerClient: OBJECTS_PER_CLIENT,
-        storePoolSize: 20,
+        storePoolSize: STORE_POOL_SIZE,
         watchers: WATCHERS,
         watchRate: WATCH_RATE,
         phases: PHASES ? [...PHASES] : 'all',
@@ -784,7 +884,7 @@ async function main(): Promise<void> {
       lines.push(`Write path: PUT of a changed ProjectServer spec, ${OBJECTS_PER_CLIENT} objects per client, ${WARMUP_MS / 1000} s warm-up, ${DURATION_MS / 1000} s measured`);
       lines.push(
         table([
-          ['path', 'clients', 'writes/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'loop delay p99/max ms', 'CPU cores: bench (main thread) / postgres / other'],
+          ['path', 'clients', 'writes/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'writes/tx', 'loop delay p99/max ms', 'CPU cores: bench (main thread) / postgres / other'],
           ...writes.map((w) => [
             w.name,
             String(w.clients),
@@ -793,13 +893,15 @@ async function main(): Promise<void> {
             ms(w.latencyMs.p99),
             ms(w.latencyMs.max),
             String(w.errors),
+            w.transactions ? `${w.transactions.writesPerTransaction} (max ${w.transactions.maxWritesPerTransaction})` : '-',
             w.eventLoopDelayMs ? `${ms(w.eventLoopDelayMs.p99)} / ${ms(w.eventLoopDelayMs.max)}` : '-',
             cores(w.cpu),
           ]),
         ]),
       );
       lines.push(
-        `HTTP/raw: ${pct(ratios.httpOverRaw1)} (1 client), ${pct(ratios.httpOverRaw8)} (8 clients); store/raw (8): ${pct(ratios.storeOverRaw8)}; HTTP/store (8): ${pct(ratios.httpOverStore8)}`,
+        `HTTP / raw batched (8): ${pct(ratios.httpOverRawBatched8)}; store / raw batched (8): ${pct(ratios.storeOverRawBatched8)}; HTTP / store (8): ${pct(ratios.httpOverStore8)}; ` +
+          `HTTP / raw one write per tx: ${pct(ratios.httpOverRawOnePerTx8)} (8), ${pct(ratios.httpOverRawOnePerTx1)} (1); raw batched / raw one per tx (8): ${pct(ratios.rawBatchedOverOnePerTx8)}`,
       );
     }
     if (watch) {
