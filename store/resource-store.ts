@@ -1,7 +1,7 @@
 // The resource store: get, list, create, replace, patch, delete and the status subresource,
-// over Postgres. Every write is one statement (deployer_write) that takes the next global
-// revision under the counter row's lock, so revisions commit in order; the object rules of
-// resources/ decide what each write stores.
+// over Postgres. Every write goes through deployer_write_batch (via the WriteBatcher's group
+// commit), which takes the next global revisions under the counter row's lock, so revisions
+// commit in order; the object rules of resources/ decide what each write stores.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {

@@ -5,7 +5,8 @@
 // once (no added latency when idle).
 //
 // Guarantees: each write's outcome is its own (a stale or existing row fails only that
-// write); writes from one caller keep their order. A batch that fails as a whole for a
+// write). Not guaranteed: the order of writes a caller sends without waiting for each (two
+// batches in flight take the counter lock in either order); the store awaits every write. A batch that fails as a whole for a
 // reason other than the connection is retried one write at a time, so a bad write fails
 // alone. It does not retry connection failures: those reach the caller.
 import type pg from 'pg';
