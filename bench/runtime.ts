@@ -33,19 +33,18 @@
 //
 // Settings (environment): BENCH_RATE (100 PUTs/s), BENCH_CHANGES (600 measured, after 100 of
 // warm-up), BENCH_TRIALS (10).
-import { randomBytes } from 'node:crypto';
+import { openBenchDatabase, type BenchDatabase } from './database.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import pg from 'pg';
 import { buildApi, type Api } from '../api/app.js';
 import { Controller } from '../controllers/runtime/controller.js';
 import { DEFAULT_TIMINGS } from '../controllers/runtime/leader-elector.js';
 import { ControllerManager } from '../controllers/runtime/manager.js';
 import { kindByName } from '../resources/index.js';
-import { newSecret, openStore, startEmbedded, type EmbeddedDatabase, type Store } from '../store/index.js';
+import { newSecret, openStore, type Store } from '../store/index.js';
 import { bundleFixture, ControllerProcess, killAll, waitForAny } from './runtime-processes.js';
 
 const env = (name: string, def: number): number => {
@@ -99,56 +98,8 @@ function median(values: number[]): number {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-interface Database {
-  url: string;
-  embedded: boolean;
-  cleanup(): Promise<void>;
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-function withDatabase(base: string, name: string): string {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function openDatabase(): Promise<Database> {
-  const name = `bench_rt_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const steps: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const s of steps.reverse()) await s().catch((err: Error) => log(`cleanup: ${err.message}`));
-    steps.length = 0;
-  };
-  try {
-    let admin = process.env.DATABASE_URL;
-    const embedded = !admin;
-    if (!admin) {
-      const dir = mkdtempSync(join(os.tmpdir(), 'deployer-bench-rt-'));
-      steps.push(async () => rmSync(dir, { recursive: true, force: true }));
-      log(`starting PostgreSQL in ${dir}`);
-      const db: EmbeddedDatabase = await startEmbedded(dir, log);
-      steps.push(() => db.stop());
-      admin = withDatabase(db.connectionString, 'postgres');
-    }
-    const adminUrl = admin;
-    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-    steps.push(() => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    return { url: withDatabase(adminUrl, name), embedded, cleanup };
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
-}
+const openDatabase = () => openBenchDatabase({ prefix: 'bench_rt', log });
+type Database = BenchDatabase;
 
 // ---------------------------------------------------------------------------------------------
 // (a) change → reconcile, in process

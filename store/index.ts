@@ -15,7 +15,7 @@ export { WatchHub, type LogEvent } from './watch-hub.js';
 export { startWatch, parseResourceVersion, type Watch, type WatchItem, type WatchOptions } from './watch.js';
 export { compactOnce } from './compaction.js';
 export { migrate } from './migrate.js';
-export { startEmbedded, type EmbeddedDatabase } from './embedded.js';
+export { startEmbedded, freePort, type EmbeddedDatabase } from './embedded.js';
 export { isConnectionError } from './pg-errors.js';
 
 export interface StoreOptions {
