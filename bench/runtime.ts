@@ -34,6 +34,7 @@
 // Settings (environment): BENCH_RATE (100 PUTs/s), BENCH_CHANGES (600 measured, after 100 of
 // warm-up), BENCH_TRIALS (10).
 import { openBenchDatabase, type BenchDatabase } from './database.js';
+import { measureIdleCpu } from './runtime-idle.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -411,6 +412,11 @@ async function main(): Promise<void> {
       figure('SIGKILL', fast1, byName.get('kill-1000')!),
     ];
     const handover = figure('SIGTERM', DEFAULT, byName.get('term-default')!);
+    // nothing else may run in this process while its idle CPU is measured
+    await killAll(procs);
+    await store.close();
+    store = undefined;
+    const idle = await measureIdleCpu(db.url, log);
 
     const goals = [
       { goal: `change → reconcile start p99 ≤ ${GOALS.reconcileP99Ms} ms (from the PUT's response)`, value: latency.startMinusAckMs.p99, met: latency.startMinusAckMs.p99 <= GOALS.reconcileP99Ms },
@@ -421,6 +427,7 @@ async function main(): Promise<void> {
         met: f.reconcileMs.median <= GOALS.failoverMedianMs,
       })),
       { goal: `handover after SIGTERM, median ≤ ${GOALS.handoverMedianMs} ms (default timings)`, value: handover.reconcileMs.median, met: handover.reconcileMs.median <= GOALS.handoverMedianMs },
+      { goal: `idle CPU, 3 controllers over ${idle.resources} resources ≤ 1% of a core (value in %)`, value: idle.cpuPercentOfCore, met: idle.cpuPercentOfCore <= 1 },
     ];
     const out = {
       started: started.toISOString(),
@@ -430,6 +437,7 @@ async function main(): Promise<void> {
       latency,
       failover,
       handover,
+      idle,
       goals,
     };
     mkdirSync(new URL('./out/', import.meta.url), { recursive: true });
@@ -471,6 +479,8 @@ async function main(): Promise<void> {
         ]),
       ]),
     );
+    lines.push('');
+    lines.push(`(d) idle: ${idle.controllers} controllers over ${idle.resources} ProjectServers (first reconcile of all in ${idle.syncMs} ms), then ${idle.idleSeconds} s with no change: ${idle.cpuPercentOfCore}% of one core`);
     lines.push('');
     lines.push('Goals');
     lines.push(table([['goal', 'value (ms)', 'met'], ...goals.map((g) => [g.goal, f(g.value), g.met ? 'yes' : 'NO'])]));
