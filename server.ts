@@ -7,16 +7,21 @@
 //   DEPLOYER_CONTROLLERS     which controllers run here (default all); or --controllers=a,b
 //   --no-api                 run controllers only
 import { mkdir, writeFile } from 'node:fs/promises';
+import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
 import { CONTROLLERS, selectControllers } from './controllers/index.js';
+import type { LogFn } from './controllers/runtime/log.js';
 import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
 import { ApiError } from './resources/index.js';
 import { newSecret, openStore, startEmbedded, type EmbeddedDatabase } from './store/index.js';
 
-const log = (msg: string, err?: unknown) => {
-  const detail = err ? `: ${(err as Error)?.message ?? String(err)}` : '';
-  process.stderr.write(`${new Date().toISOString()} deployer ${msg}${detail}\n`);
+// Structured JSON log lines on stderr (pino, as Fastify uses), with the controller, key or
+// kind a runtime message is about.
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
+const log: LogFn = (msg, err, fields) => {
+  if (err) logger.warn({ ...fields, err }, msg);
+  else logger.info({ ...fields }, msg);
 };
 
 async function bootstrapAdmin(store: Awaited<ReturnType<typeof openStore>>, dataDir: string): Promise<void> {
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let connectionString = process.env.DATABASE_URL;
   if (!connectionString) {
-    embedded = await startEmbedded(dataDir, log);
+    embedded = await startEmbedded(dataDir, (m) => log(m));
     connectionString = embedded.connectionString;
     log(`started PostgreSQL in ${join(dataDir, 'postgres')}`);
   }
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
   await bootstrapAdmin(store, dataDir);
   let api: Api | undefined;
   if (args.api) {
-    api = await buildApi({ store, identity, logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
+    api = await buildApi({ store, identity, loggerInstance: logger.child({ component: 'api' }) });
     await api.app.listen({ host, port });
     log(`serving the API on http://${host}:${port}`);
   }

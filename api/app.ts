@@ -24,6 +24,8 @@ export interface ApiOptions {
   /** How often idle watches get a BOOKMARK (ms). */
   bookmarkMs?: number;
   logger?: FastifyServerOptions['logger'];
+  /** A pino logger to log through (instead of `logger`'s options). */
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
   /** How long in-flight requests may take to finish once shutdown starts (ms). */
   shutdownGraceMs?: number;
   /** This process' identity as a lease holder (shown by /api/monitoring/leaders). */
@@ -38,7 +40,7 @@ export interface Api {
 
 export async function buildApi(opts: ApiOptions): Promise<Api> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Watches are closed in preClose; idle keep-alive connections close with the server.

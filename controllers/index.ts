@@ -3,12 +3,13 @@
 // route, cleanup, gc) register here as they are built.
 import type { Store } from '../store/index.js';
 import type { Controller } from './runtime/controller.js';
+import type { LogFn } from './runtime/log.js';
 
 export interface ControllerDeps {
   store: Store;
   /** This process' identity (lease holder, Event reportingInstance). */
   identity: string;
-  log: (msg: string, err?: unknown) => void;
+  log: LogFn;
 }
 
 export type ControllerFactory = (deps: ControllerDeps) => Controller;

@@ -11,6 +11,7 @@ import { setCondition, type KindInfo, type ResourceObject } from '../../resource
 import type { Condition } from '../../schemas/index.js';
 import type { Fence, Store } from '../../store/index.js';
 import type { Clock } from './clock.js';
+import type { LogFn } from './log.js';
 import { Informer, objectKey, parseKey } from './informer.js';
 import type { Leadership } from './leader-elector.js';
 import { WorkQueue } from './work-queue.js';
@@ -53,7 +54,7 @@ export interface ControllerOptions {
   clock?: Clock;
   baseDelayMs?: number;
   maxDelayMs?: number;
-  log?: (msg: string, err?: unknown) => void;
+  log?: LogFn;
 }
 
 export interface ControllerStats {
@@ -121,10 +122,10 @@ export class Controller {
           } else if (err instanceof TerminalError) {
             this.stats.terminal++;
             queue.forget(key);
-            await this.recordTerminal(key, err, ctx.fence).catch((e) => log(`${opts.name}/${key}: could not record a terminal error`, e));
+            await this.recordTerminal(key, err, ctx.fence).catch((e) => log('could not record a terminal error', e, { controller: opts.name, key }));
           } else {
             this.stats.error++;
-            log(`${opts.name}/${key}: reconcile failed; retrying with backoff`, err);
+            log('reconcile failed; retrying with backoff', err, { controller: opts.name, key });
             queue.addRateLimited(key);
           }
         } finally {

@@ -10,6 +10,7 @@
 import { ApiError, type KindInfo, type ResourceObject } from '../../resources/index.js';
 import { startWatch, type Store, type Watch } from '../../store/index.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { LogFn } from './log.js';
 
 export type KeyHandler = (key: string) => void;
 
@@ -26,7 +27,7 @@ export interface InformerOptions {
   /** Every `resyncMs` every cached key is handed to the handlers again (default 10 min). */
   resyncMs?: number;
   clock?: Clock;
-  log?: (msg: string, err?: unknown) => void;
+  log?: LogFn;
 }
 
 export class Informer {
@@ -66,7 +67,7 @@ export class Informer {
       try {
         h(key);
       } catch (err) {
-        this.opts.log?.(`informer ${this.info.kind}: a handler threw`, err);
+        this.opts.log?.('informer: a handler threw', err, { kind: this.info.kind });
       }
     }
   }
@@ -108,7 +109,7 @@ export class Informer {
       } catch (err) {
         // 410: the list's revision was compacted before the watch began; anything else: the
         // database is away. Either way, list again after a short, growing pause.
-        if (!(err instanceof ApiError && err.code === 410)) this.opts.log?.(`informer ${this.info.kind}: list/watch failed; retrying`, err);
+        if (!(err instanceof ApiError && err.code === 410)) this.opts.log?.('informer: list/watch failed; retrying', err, { kind: this.info.kind });
         await new Promise<void>((r) => this.clock.setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
       }
     }

@@ -9,6 +9,7 @@
 // expires `leaseDurationMs` after the last renew began, can pass to anyone else; and it
 // holds the lease continuously while it can renew (never released between reconciles).
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { LogFn } from './log.js';
 
 /** What the elector needs of the store (store/leases.ts). */
 export interface LeaseClient {
@@ -36,7 +37,7 @@ export interface LeaderElectorOptions {
   onStartedLeading: (lead: Leadership) => void;
   /** Called after leadership was lost or given up (the signal is already aborted). */
   onStoppedLeading?: (reason: string) => void;
-  log?: (msg: string, err?: unknown) => void;
+  log?: LogFn;
 }
 
 /** Retries are spread by up to this factor, so processes do not retry in lockstep. */
@@ -95,8 +96,12 @@ export class LeaderElector {
     await this.loop;
     if (this.lead) {
       this.lose('stopping');
-      await this.opts.leases.release(this.opts.name, this.opts.identity).catch((err) => this.opts.log?.(`lease ${this.opts.name}: release failed`, err));
+      await this.opts.leases.release(this.opts.name, this.opts.identity).catch((err) => this.say(`release failed`, err));
     }
+  }
+
+  private say(msg: string, err?: unknown): void {
+    this.opts.log?.(`lease: ${msg}`, err, { controller: this.opts.name });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -140,22 +145,22 @@ export class LeaderElector {
     if (!lead) return;
     this.lead = null;
     lead.controller.abort(new Error(`leadership of ${this.opts.name} lost: ${reason}`));
-    this.opts.log?.(`lease ${this.opts.name}: stopped leading (${reason})`);
+    this.say(`stopped leading (${reason})`);
     try {
       this.opts.onStoppedLeading?.(reason);
     } catch (err) {
-      this.opts.log?.(`lease ${this.opts.name}: onStoppedLeading threw`, err);
+      this.say(`onStoppedLeading threw`, err);
     }
   }
 
   private begin(token: number, startedAt: number): void {
     const controller = new AbortController();
     this.lead = { token, controller, lastRenewStart: startedAt };
-    this.opts.log?.(`lease ${this.opts.name}: leading with token ${token}`);
+    this.say(`leading with token ${token}`);
     try {
       this.opts.onStartedLeading({ token, signal: controller.signal });
     } catch (err) {
-      this.opts.log?.(`lease ${this.opts.name}: onStartedLeading threw; giving the lease up`, err);
+      this.say(`onStartedLeading threw; giving the lease up`, err);
       this.lose('onStartedLeading failed');
     }
   }
@@ -168,7 +173,7 @@ export class LeaderElector {
           const r = await this.attempt(this.retryPeriodMs);
           if (r.acquired && !this.stopped) this.begin(r.token, startedAt);
         } catch (err) {
-          this.opts.log?.(`lease ${this.opts.name}: acquire failed`, err);
+          this.say(`acquire failed`, err);
         }
         if (!this.lead && !this.stopped) await this.sleep(this.retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1)));
         continue;
@@ -186,7 +191,7 @@ export class LeaderElector {
         else lead.lastRenewStart = renewStart;
       } catch (err) {
         if (this.clock.now() - lead.lastRenewStart >= this.renewDeadlineMs) this.lose(`could not renew within ${this.renewDeadlineMs} ms: ${(err as Error).message}`);
-        else this.opts.log?.(`lease ${this.opts.name}: renew failed; retrying`, err);
+        else this.say(`renew failed; retrying`, err);
       }
     }
   }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../../store/index.js';
 import type { Clock } from './clock.js';
 import type { Controller } from './controller.js';
+import type { LogFn } from './log.js';
 import { LeaderElector, type LeaderElectorOptions } from './leader-elector.js';
 
 /** This process' identity as a lease holder: hostname, pid and a random suffix. */
@@ -19,7 +20,7 @@ export interface ManagerOptions {
   controllers: Controller[];
   clock?: Clock;
   timings?: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
-  log?: (msg: string, err?: unknown) => void;
+  log?: LogFn;
 }
 
 export interface ControllerLeadership {
@@ -47,7 +48,7 @@ export class ControllerManager {
           onStartedLeading: (lead) => {
             const run = c
               .run(lead)
-              .catch((err) => opts.log?.(`controller ${c.name} stopped with an error`, err))
+              .catch((err) => opts.log?.('controller stopped with an error', err, { controller: c.name }))
               .finally(() => this.runs.delete(run));
             this.runs.add(run);
           },

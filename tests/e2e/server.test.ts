@@ -34,6 +34,12 @@ t.test('first start makes and prints an admin token; restarts keep data; SIGTERM
   t.equal(statSync(tokenFile).mode & 0o777, 0o600, 'mode 0600');
   const token = readFileSync(tokenFile, 'utf8').trim();
   t.ok(s1.output().includes(token), 'printed once on first start');
+  const logLines = s1
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; time: number; msg: string });
+  t.ok(logLines.some((l) => /serving the API/.test(l.msg) && l.level && l.time), 'logs are structured JSON lines');
   t.equal((await api(s1.url, token, 'PUT', `${PS}/blog`, { metadata: { name: 'blog' }, spec: { serviceType: 'static' } })).status, 201);
 
   // SIGTERM with an open watch and a request in flight
