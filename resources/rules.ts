@@ -5,7 +5,7 @@ import { GROUP_VERSION, type ObjectMeta, type StatusCause } from '../schemas/ind
 import { badRequest, conflict, invalid, type ObjectRef } from './errors.js';
 import { clone, jsonEqual } from './equal.js';
 import type { KindInfo } from './kinds.js';
-import { kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
+import { immutableFieldErrors, kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
 
 export type Json = Record<string, unknown>;
 
@@ -210,6 +210,10 @@ export function prepareUpdate(
         ]);
     }
     if (!jsonEqual(next.body, current.body)) next.metadata.generation = current.metadata.generation + 1;
+    if (info.layout === 'spec-status') {
+      const immutable = immutableFieldErrors(info.kind, current.body, next.body);
+      if (immutable.length > 0) throw invalid(ref, immutable);
+    }
     validate(info, toObject(info, next, 0) as Json, ref, false, unknownTopLevel(info, obj));
   }
   const changed = !jsonEqual(next, current);

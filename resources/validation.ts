@@ -196,6 +196,12 @@ export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCaus
         message: 'Invalid value: exactly one of httpGet or exec must be set',
       });
   }
+  if (kind === 'ProjectServer' && spec.serviceType === 'docker' && spec.image === undefined)
+    causes.push({
+      field: 'spec.image',
+      reason: 'FieldValueRequired',
+      message: 'Required value: a "docker" server needs an image (a "static" server defaults to deployer\'s static file server)',
+    });
   if (kind === 'Deployment') {
     const src = spec.source as Record<string, unknown> | undefined;
     if (src && typeof src === 'object') {
@@ -207,6 +213,33 @@ export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCaus
           message: `Invalid value: exactly one of inline, archive, git, fromDeployment or image must be set (got ${set.length ? set.join(', ') : 'none'})`,
         });
     }
+  }
+  return causes;
+}
+
+/** Fields of a kind's spec that cannot change after creation, with why. */
+const IMMUTABLE: Record<string, { field: string; why: string }[]> = {
+  ProjectServer: [
+    { field: 'serviceType', why: 'create a new server for another service type' },
+    {
+      field: 'retainVolumeOnDelete',
+      why: 'it is recorded on the Docker volume when the server is created (Docker volume labels are fixed), so that the cleanup controller knows whether an orphaned volume may go',
+    },
+  ],
+};
+
+/** Changes of immutable spec fields in an update. */
+export function immutableFieldErrors(kind: string, before: Spec | undefined, after: Spec | undefined): StatusCause[] {
+  const causes: StatusCause[] = [];
+  for (const { field, why } of IMMUTABLE[kind] ?? []) {
+    const a = before?.[field];
+    const b = after?.[field];
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      causes.push({
+        field: `spec.${field}`,
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: ${JSON.stringify(b ?? null)}: field is immutable (was ${JSON.stringify(a ?? null)}); ${why}`,
+      });
   }
   return causes;
 }

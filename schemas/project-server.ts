@@ -62,24 +62,55 @@ export const ProjectServerSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Stop the container on purpose: deployer never restarts a stopped server. */
     stopped: Type.Optional(Type.Boolean()),
+    /** Keep the volume (the site's files) when the server is deleted. Fixed at creation. */
+    retainVolumeOnDelete: Type.Optional(Type.Boolean()),
     revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
   },
   { additionalProperties: false },
 );
 export type ProjectServerSpec = Static<typeof ProjectServerSpecSchema>;
 
+/** One restart deployer saw or made (newest last; at most 20 are kept). */
+export const RestartRecordSchema = Type.Object(
+  {
+    at: Type.String(),
+    reason: Type.String({ maxLength: 1024 }),
+    /** Who restarted it: Docker's restart policy, or deployer. */
+    by: Type.Union([Type.Literal('docker'), Type.Literal('deployer')]),
+  },
+  { additionalProperties: false },
+);
+
+export const ProjectServerPhaseSchema = Type.Union([
+  Type.Literal('Pending'),
+  Type.Literal('Running'),
+  Type.Literal('Degraded'),
+  Type.Literal('Stopped'),
+  Type.Literal('Failed'),
+  Type.Literal('Terminating'),
+]);
+
 export const ProjectServerStatusSchema = Type.Object(
   {
     ...StatusCommonFields,
-    phase: Type.Optional(Type.String()),
+    phase: Type.Optional(ProjectServerPhaseSchema),
     health: Type.Optional(
       Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy'), Type.Literal('unknown')]),
     ),
     containerId: Type.Optional(Type.String()),
     restartCount: Type.Optional(Type.Integer({ minimum: 0 })),
     currentDeployment: Type.Optional(DnsLabelSchema),
-    lastHealthIssue: Type.Optional(Type.String()),
+    lastHealthIssue: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** The image the container runs (resolved: the local static image's content tag). */
+    image: Type.Optional(Type.String()),
+    /** When the current container last started (Docker's State.StartedAt). */
+    startedAt: Type.Optional(Type.String()),
+    /** Docker's own restart count of the current container when deployer last looked. */
+    dockerRestartCount: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The latest restarts (at most 20), the memory of restart storms across deployer restarts. */
+    restartHistory: Type.Optional(Type.Array(RestartRecordSchema, { maxItems: 20 })),
   },
   { additionalProperties: false },
 );

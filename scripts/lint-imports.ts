@@ -3,7 +3,7 @@
 //   node --import tsx scripts/lint-imports.ts [repo-root]
 //
 // Checks every *.ts file under the layer folders (schemas/ resources/ store/
-// api/ controllers/ docker/ proxy/ cli/; missing folders are skipped). Prints
+// api/ controllers/ docker/ proxy/ images/ cli/; missing folders are skipped). Prints
 // one `file:line: message` per violation and exits 1, or prints nothing and
 // exits 0 when the tree is clean.
 //
@@ -30,6 +30,7 @@ export const LAYERS = [
   'controllers',
   'docker',
   'proxy',
+  'images',
   'cli',
 ] as const;
 export type Layer = (typeof LAYERS)[number];
@@ -40,9 +41,10 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   resources: ['resources', 'schemas'],
   store: ['store', 'resources', 'schemas'],
   api: ['api', 'store', 'resources', 'schemas'],
-  controllers: ['controllers', 'store', 'docker', 'proxy', 'resources', 'schemas'],
+  controllers: ['controllers', 'store', 'docker', 'proxy', 'images', 'resources', 'schemas'],
   docker: ['docker', 'resources', 'schemas'],
   proxy: ['proxy', 'resources', 'schemas'],
+  images: ['images', 'docker'],
   cli: ['cli', 'schemas'],
 };
 

@@ -5,11 +5,13 @@ import { migrate } from './migrate.js';
 import { ResourceStore } from './resource-store.js';
 import { TokenStore } from './tokens.js';
 import { LeaseStore } from './leases.js';
+import { RecordStore } from './records.js';
 import { WatchHub } from './watch-hub.js';
 
 export { ResourceStore } from './resource-store.js';
 export type { ListOptions, ListResult, DeleteOptions, WriteOptions, Subresource, Fence } from './resource-store.js';
 export { LeaseStore, type LeaseState, type AcquireResult } from './leases.js';
+export { RecordStore, type ControllerRecord } from './records.js';
 export { TokenStore, hashToken, newSecret } from './tokens.js';
 export { WatchHub, type LogEvent } from './watch-hub.js';
 export { startWatch, parseResourceVersion, type Watch, type WatchItem, type WatchOptions } from './watch.js';
@@ -33,6 +35,8 @@ export interface Store {
   resources: ResourceStore;
   tokens: TokenStore;
   leases: LeaseStore;
+  /** The installation id, controllers' monitoring records, resync requests. */
+  records: RecordStore;
   hub: WatchHub;
   /** Resolves when the database answers; throws otherwise. */
   ping(): Promise<void>;
@@ -94,6 +98,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     resources,
     tokens,
     leases: new LeaseStore(pool),
+    records: new RecordStore(pool),
     hub,
     ping: async () => {
       await pool.query('SELECT 1');

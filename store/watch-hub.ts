@@ -66,6 +66,7 @@ export class WatchHub {
   private last = 0;
   private readonly subscribers = new Set<Subscriber>();
   private readonly tokenListeners = new Set<() => void>();
+  private readonly resyncListeners = new Set<(controller: string) => void>();
   private pumping = false;
   private again = false;
   private stopped = false;
@@ -108,11 +109,14 @@ export class WatchHub {
         if (Number(msg.payload) > this.last) void this.pump();
       } else if (msg.channel === 'deployer_tokens') {
         for (const l of this.tokenListeners) l();
+      } else if (msg.channel === 'deployer_resync') {
+        for (const l of this.resyncListeners) l(msg.payload ?? '*');
       }
     });
     await client.connect();
     await client.query('LISTEN deployer_events');
     await client.query('LISTEN deployer_tokens');
+    await client.query('LISTEN deployer_resync');
     if (!this.initialized) {
       const res = await client.query<{ revision: string }>(SQL.currentRevision);
       this.last = Number(res.rows[0].revision);
@@ -199,6 +203,16 @@ export class WatchHub {
   onTokensChanged(l: () => void): () => void {
     this.tokenListeners.add(l);
     return () => this.tokenListeners.delete(l);
+  }
+
+  /**
+   * Called when someone asks for a resync (RecordStore.requestResync), with the controller's
+   * name or "*". A request made while this process was disconnected is not replayed: the
+   * informers re-list after a reconnect anyway.
+   */
+  onResyncRequested(l: (controller: string) => void): () => void {
+    this.resyncListeners.add(l);
+    return () => this.resyncListeners.delete(l);
   }
 
   /** Rings the doorbell by hand (after a write in this process, to skip the notify round trip). */
