@@ -1,5 +1,6 @@
 #!/bin/sh
-# npm start: install dependencies if needed, then run the deployer server.
+# npm start: install dependencies if needed, make sure a Docker engine answers
+# (scripts/ensure-docker.sh), then run the deployer server.
 # server.ts reads HOST, PORT, DATABASE_URL and DEPLOYER_DATA_DIR from the
 # environment.
 set -eu
@@ -7,6 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 sh scripts/ensure-deps.sh
+sh scripts/ensure-docker.sh
 
 if [ ! -f server.ts ]; then
   echo "start: server.ts is missing in $(pwd)" >&2
