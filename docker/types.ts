@@ -104,8 +104,9 @@ export interface ContainerEvent {
 export interface ImageDefinition {
   /** Repository, e.g. `deployer/static`; the tag is the content hash. */
   repository: string;
-  /** Files of the image: path inside the image → host file to copy, or a symlink target. */
-  files: Record<string, { hostPath: string; mode?: number } | { symlink: string }>;
+  /** Files of the image: path inside the image → host file to copy, a symlink target, or an
+   * (empty) directory with its mode (e.g. `/tmp` with 0o1777). Parent directories are made 0755. */
+  files: Record<string, { hostPath: string; mode?: number } | { symlink: string } | { dir: true; mode?: number }>;
   entrypoint?: string[];
   cmd?: string[];
   env?: Record<string, string>;
