@@ -13,6 +13,7 @@ import type { OutputStream } from './demux.js';
 import { buildContext, imageContent } from './image-build.js';
 import type { ImageContent } from './image-build.js';
 import { LABELS } from './labels.js';
+import { createOptions, envList, mountsOf, stateOf } from './mapping.js';
 import { DockerError } from './types.js';
 import type {
   ContainerRuntime,
@@ -27,7 +28,6 @@ import type {
 
 const DEFAULT_STOP_TIMEOUT_S = 5;
 const DEFAULT_RUN_TIMEOUT_MS = 60_000;
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Dockerode;
@@ -170,39 +170,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    const [primary, ...others] = spec.networks ?? [];
-    const hc = spec.healthCheck;
-    const ms = 1_000_000; // Docker's health check durations are nanoseconds
-    const options: Dockerode.ContainerCreateOptions = {
-      name: spec.name,
-      Image: spec.image,
-      Cmd: spec.cmd,
-      Entrypoint: spec.entrypoint,
-      Env: envList(spec.env),
-      Labels: spec.labels,
-      ExposedPorts: spec.exposedPorts ? Object.fromEntries(spec.exposedPorts.map((p) => [`${p}/tcp`, {}])) : undefined,
-      Healthcheck: hc
-        ? {
-            Test: ['CMD', ...hc.test],
-            Interval: hc.intervalMs * ms,
-            Timeout: hc.timeoutMs * ms,
-            Retries: hc.retries,
-            StartPeriod: hc.startPeriodMs * ms,
-          }
-        : undefined,
-      HostConfig: {
-        Init: spec.init ?? true,
-        RestartPolicy:
-          spec.restartPolicy.name === 'on-failure'
-            ? { Name: 'on-failure', MaximumRetryCount: spec.restartPolicy.maximumRetryCount ?? 0 }
-            : { Name: spec.restartPolicy.name },
-        Memory: spec.memoryBytes,
-        NanoCpus: spec.nanoCpus,
-        Mounts: mountsOf(spec.mounts),
-        NetworkMode: primary,
-      },
-      NetworkingConfig: primary ? { EndpointsConfig: { [primary]: {} } } : undefined,
-    };
+    const others = (spec.networks ?? []).slice(1);
+    const options = createOptions(spec);
     const container = await this.call(`create container ${spec.name}`, () => this.docker.createContainer(options));
     try {
       for (const network of others) {
@@ -252,9 +221,10 @@ export class DockerRuntime implements ContainerRuntime {
       await this.start(container.id);
       const { statusCode, timedOut } = await this.waitForExit(container, helper.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS, helper.signal);
       // Docker has copied all output to the log before wait returns, so the log is complete.
-      const output = await this.readLogs(container.id, 'all');
+      const output = collector();
+      await this.readLogs(container.id, 'all', output.push);
       failed = false;
-      return { exitCode: statusCode, stdout: output.stdout, stderr: output.stderr, timedOut };
+      return { exitCode: statusCode, ...output.text(), timedOut };
     } finally {
       try {
         await this.remove(container.id);
@@ -329,14 +299,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, opts: { tail: number }): Promise<string> {
-    const stream = await this.logStream(id, { tail: opts.tail, follow: false });
     const chunks: Buffer[] = [];
-    const demux = new FrameDemuxer((_, data) => chunks.push(data));
-    try {
-      for await (const chunk of stream) demux.push(chunk as Buffer);
-    } catch (err) {
-      throw toDockerError(err, this.address, `logs of container ${id}`);
-    }
+    await this.readLogs(id, opts.tail, (_, data) => chunks.push(data));
     return Buffer.concat(chunks).toString('utf8');
   }
 
@@ -389,16 +353,15 @@ export class DockerRuntime implements ContainerRuntime {
     });
   }
 
-  private async readLogs(id: string, tail: number | 'all'): Promise<{ stdout: string; stderr: string }> {
+  /** Reads the log (not following) frame by frame. */
+  private async readLogs(id: string, tail: number | 'all', onFrame: (s: OutputStream, data: Buffer) => void): Promise<void> {
     const stream = await this.logStream(id, { tail, follow: false });
-    const out = collector();
-    const demux = new FrameDemuxer(out.push);
+    const demux = new FrameDemuxer(onFrame);
     try {
       for await (const chunk of stream) demux.push(chunk as Buffer);
     } catch (err) {
       throw toDockerError(err, this.address, `logs of container ${id}`);
     }
-    return out.text();
   }
 
   /** The raw (multiplexed) log stream. dockerode's logs() buffers and JSON-parses unfollowed logs, so this dials directly. */
@@ -445,48 +408,10 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-function envList(env: Record<string, string> | undefined): string[] | undefined {
-  return env ? Object.entries(env).map(([k, v]) => `${k}=${v}`) : undefined;
-}
-
-function mountsOf(mounts: { volume: string; target: string; readOnly?: boolean }[] | undefined): Dockerode.MountSettings[] | undefined {
-  return mounts?.map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly ?? false }));
-}
-
 function collector(): { push: (s: OutputStream, data: Buffer) => void; text: () => { stdout: string; stderr: string } } {
   const chunks: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
   return {
     push: (s, data) => void chunks[s].push(data),
     text: () => ({ stdout: Buffer.concat(chunks.stdout).toString('utf8'), stderr: Buffer.concat(chunks.stderr).toString('utf8') }),
-  };
-}
-
-function time(t: string | undefined): string | undefined {
-  return !t || t.startsWith('0001-01-01') || t === ZERO_TIME ? undefined : t;
-}
-
-function stateOf(info: Dockerode.ContainerInspectInfo): ContainerState {
-  const s = info.State;
-  const health = s.Health as { Status?: string; FailingStreak?: number; Log?: { Output?: string }[] } | undefined;
-  const healthStatus = health?.Status;
-  const log = health?.Log ?? [];
-  return {
-    id: info.Id,
-    name: info.Name.replace(/^\//, ''),
-    image: info.Config.Image,
-    labels: info.Config.Labels ?? {},
-    status: s.Status,
-    running: s.Running,
-    restarting: s.Restarting,
-    exitCode: s.ExitCode,
-    oomKilled: s.OOMKilled,
-    startedAt: time(s.StartedAt),
-    finishedAt: time(s.FinishedAt),
-    createdAt: info.Created,
-    restartCount: info.RestartCount,
-    health:
-      healthStatus === 'starting' || healthStatus === 'healthy' || healthStatus === 'unhealthy'
-        ? { status: healthStatus, failingStreak: health?.FailingStreak ?? 0, lastOutput: log[log.length - 1]?.Output }
-        : undefined,
   };
 }

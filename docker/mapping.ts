@@ -1,0 +1,83 @@
+// Our container types to Docker's API objects and back. Pure.
+import type Dockerode from 'dockerode';
+import type { ContainerSpec, ContainerState } from './types.js';
+
+/** Docker's health check durations are nanoseconds. */
+const NANOS_PER_MS = 1_000_000;
+
+/** The body of POST /containers/create. Only the first network is attached here; the others are connected after. */
+export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+  const primary = spec.networks?.[0];
+  const hc = spec.healthCheck;
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Entrypoint: spec.entrypoint,
+    Env: envList(spec.env),
+    Labels: spec.labels,
+    ExposedPorts: spec.exposedPorts ? Object.fromEntries(spec.exposedPorts.map((p) => [`${p}/tcp`, {}])) : undefined,
+    Healthcheck: hc
+      ? {
+          Test: ['CMD', ...hc.test],
+          Interval: hc.intervalMs * NANOS_PER_MS,
+          Timeout: hc.timeoutMs * NANOS_PER_MS,
+          Retries: hc.retries,
+          StartPeriod: hc.startPeriodMs * NANOS_PER_MS,
+        }
+      : undefined,
+    HostConfig: {
+      Init: spec.init ?? true,
+      // Docker rejects MaximumRetryCount with any policy but on-failure.
+      RestartPolicy:
+        spec.restartPolicy.name === 'on-failure'
+          ? { Name: 'on-failure', MaximumRetryCount: spec.restartPolicy.maximumRetryCount ?? 0 }
+          : { Name: spec.restartPolicy.name },
+      Memory: spec.memoryBytes,
+      NanoCpus: spec.nanoCpus,
+      Mounts: mountsOf(spec.mounts),
+      NetworkMode: primary,
+    },
+    NetworkingConfig: primary ? { EndpointsConfig: { [primary]: {} } } : undefined,
+  };
+}
+
+export function envList(env: Record<string, string> | undefined): string[] | undefined {
+  return env ? Object.entries(env).map(([k, v]) => `${k}=${v}`) : undefined;
+}
+
+export function mountsOf(mounts: { volume: string; target: string; readOnly?: boolean }[] | undefined): Dockerode.MountSettings[] | undefined {
+  return mounts?.map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly ?? false }));
+}
+
+/** Docker's zero time ("0001-01-01T00:00:00Z": never started/finished) as undefined. */
+function time(t: string | undefined): string | undefined {
+  return !t || t.startsWith('0001-01-01') ? undefined : t;
+}
+
+/** A container inspect as ContainerState; health only when the container has a health check. */
+export function stateOf(info: Dockerode.ContainerInspectInfo): ContainerState {
+  const s = info.State;
+  const health = s.Health as { Status?: string; FailingStreak?: number; Log?: { Output?: string }[] } | undefined;
+  const healthStatus = health?.Status;
+  const log = health?.Log ?? [];
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    image: info.Config.Image,
+    labels: info.Config.Labels ?? {},
+    status: s.Status,
+    running: s.Running,
+    restarting: s.Restarting,
+    exitCode: s.ExitCode,
+    oomKilled: s.OOMKilled,
+    startedAt: time(s.StartedAt),
+    finishedAt: time(s.FinishedAt),
+    createdAt: info.Created,
+    restartCount: info.RestartCount,
+    health:
+      healthStatus === 'starting' || healthStatus === 'healthy' || healthStatus === 'unhealthy'
+        ? { status: healthStatus, failingStreak: health?.FailingStreak ?? 0, lastOutput: log[log.length - 1]?.Output }
+        : undefined,
+  };
+}
