@@ -1,3 +1,4 @@
 export * from './labels.js';
 export * from './types.js';
 export * from './runtime.js';
+export * from './events.js';
