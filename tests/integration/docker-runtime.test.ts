@@ -42,11 +42,21 @@ t.test('ensureImage builds FROM scratch once, then finds the image by its conten
     for (const img of await raw.listImages({ filters: { reference: [repository] } })) await raw.getImage(img.Id).remove({ force: true });
   });
 
+  // Count the builds that reach the engine (a test-only look inside the runtime).
+  const client = (docker as unknown as { docker: Dockerode }).docker;
+  const buildImage = client.buildImage.bind(client);
+  let builds = 0;
+  client.buildImage = ((...args: Parameters<typeof buildImage>) => {
+    builds++;
+    return buildImage(...args);
+  }) as typeof client.buildImage;
+
   const started = Date.now();
   const [tag, same] = await Promise.all([docker.ensureImage(def), docker.ensureImage(def)]);
+  t.equal(builds, 1, 'concurrent calls share one build');
   t.comment(`first build: ${Date.now() - started} ms`);
   t.match(tag, new RegExp(`^${repository}:[0-9a-f]{16}$`));
-  t.equal(same, tag, 'concurrent calls share one build and one tag');
+  t.equal(same, tag, 'and get the same tag');
   const first = await raw.getImage(tag).inspect();
   t.equal(first.Config.Labels?.['deployer.dev/managed'], 'true', 'the image is labelled as deployer-made');
   t.equal((await raw.listImages({ filters: { reference: [repository] } })).length, 1, 'one image was built');
@@ -55,6 +65,7 @@ t.test('ensureImage builds FROM scratch once, then finds the image by its conten
   t.equal(await docker.ensureImage(def), tag, 'the same definition gives the same tag');
   t.comment(`second ensureImage: ${Date.now() - again} ms`);
   t.equal((await raw.getImage(tag).inspect()).Id, first.Id, 'and does not rebuild');
+  t.equal(builds, 1);
 
   const other = await docker.ensureImage({ ...def, cmd: ['true'] });
   t.not(other, tag, 'another config is another tag');
