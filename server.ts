@@ -4,13 +4,18 @@
 //   DATABASE_URL             an existing PostgreSQL; without it deployer runs its own
 //   DEPLOYER_DATA_DIR        where data lives (.deployer)
 //   DEPLOYER_ADMIN_TOKEN     the bootstrap admin token (else generated on first start)
-//   DEPLOYER_CONTROLLERS     which controllers run here (default all); or --controllers=a,b
+//   DEPLOYER_CONTROLLERS     which controllers run here (default all, or none); or --controllers=a,b
+//   DEPLOYER_STATIC_IMAGE    the image static servers run (default: deployer/static, built
+//                            here FROM scratch from the host's busybox)
+//   DOCKER_HOST              the Docker engine (default the local socket)
 //   --no-api                 run controllers only
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
-import { CONTROLLERS, selectControllers } from './controllers/index.js';
+import { CONTROLLERS, NEEDS_DOCKER, selectControllers, type DockerDeps } from './controllers/index.js';
+import { DockerEventStream, DockerRuntime, installationFilter } from './docker/index.js';
+import { staticImage } from './images/index.js';
 import type { LogFn } from './controllers/runtime/log.js';
 import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
 import { ApiError } from './resources/index.js';
@@ -63,6 +68,18 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8080);
   const dataDir = resolve(process.env.DEPLOYER_DATA_DIR ?? '.deployer');
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  // Docker first: without it, say so in one line before starting anything.
+  const runtime = names.some((n) => NEEDS_DOCKER.includes(n)) ? new DockerRuntime() : undefined;
+  if (runtime) {
+    try {
+      await runtime.ping();
+    } catch (err) {
+      process.stderr.write(
+        `deployer: Docker is not reachable (${(err as Error).message}); start Docker (npm start does so where it may), or run only controllers that need none (--controllers=none)\n`,
+      );
+      process.exit(1);
+    }
+  }
 
   let embedded: EmbeddedDatabase | undefined;
   let connectionString = process.env.DATABASE_URL;
@@ -79,7 +96,17 @@ async function main(): Promise<void> {
     await api.app.listen({ host, port });
     log(`serving the API on http://${host}:${port}`);
   }
-  const deps = { store, identity, log };
+  let events: DockerEventStream | undefined;
+  let docker: DockerDeps | undefined;
+  if (runtime) {
+    const installation = await store.records.installation();
+    const image = process.env.DEPLOYER_STATIC_IMAGE || (await runtime.ensureImage(staticImage()));
+    events = new DockerEventStream({ labelFilters: installationFilter(installation), log: (m, e) => log(m, e) });
+    events.start();
+    docker = { runtime, events, installation, staticImage: image };
+    log(`Docker connected; installation ${installation}; static image ${image}`);
+  }
+  const deps = { store, identity, log, docker };
   const manager = new ControllerManager({ store, identity, controllers: names.map((n) => CONTROLLERS[n](deps)), log });
   manager.start();
   log(`identity ${identity}; controllers: ${names.length ? names.join(', ') : 'none'}`);
@@ -97,6 +124,7 @@ async function main(): Promise<void> {
     try {
       await api?.app.close(); // stops accepting, finishes in-flight requests, ends watches
       await manager.stop(); // aborts reconciles, releases every lease at once
+      await events?.stop();
       await store.close();
       await embedded?.stop();
     } catch (err) {

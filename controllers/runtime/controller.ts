@@ -55,6 +55,11 @@ export interface ControllerOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   log?: LogFn;
+  /**
+   * Keys that are not objects of `kind` (e.g. "sweep") handed to the workers whenever the
+   * controller starts leading and on every resync.
+   */
+  startKeys?: string[];
 }
 
 export interface ControllerStats {
@@ -80,6 +85,7 @@ export class Controller {
   /** Hands every known key to the workers again. */
   resync(): void {
     this.informer?.resyncNow();
+    for (const k of this.opts.startKeys ?? []) this.queue?.add(k);
   }
 
   get queueDepth(): number {
@@ -135,6 +141,7 @@ export class Controller {
     };
     try {
       await informer.start();
+      for (const k of opts.startKeys ?? []) queue.add(k);
       await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => worker()));
     } finally {
       lead.signal.removeEventListener('abort', stop);

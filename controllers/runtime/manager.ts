@@ -57,7 +57,17 @@ export class ControllerManager {
     }
   }
 
+  private unsubscribe: (() => void) | null = null;
+
+  /**
+   * Starts every election. Resync requests (POST /api/monitoring/reconcile, heard by every
+   * process through the watch hub) reach the controllers this process leads; the others
+   * ignore them, as a non-running controller has nothing to resync.
+   */
   start(): void {
+    this.unsubscribe = this.opts.store.hub.onResyncRequested((name) => {
+      for (const c of this.opts.controllers) if (name === '*' || name === c.name) c.resync();
+    });
     for (const e of this.electors.values()) e.start();
   }
 
@@ -77,6 +87,7 @@ export class ControllerManager {
 
   /** Stops every controller (in-flight reconciles are aborted) and releases every lease. */
   async stop(): Promise<void> {
+    this.unsubscribe?.();
     await Promise.all([...this.electors.values()].map((e) => e.stop()));
     await Promise.all([...this.runs]);
   }

@@ -18,7 +18,11 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns deployer (`node --import tsx server.ts` unless told otherwise) with `env`; kills it (SIGKILL) at teardown if still running. */
+/**
+ * Spawns deployer (`node --import tsx server.ts` unless told otherwise) with `env`; kills it
+ * (SIGKILL) at teardown if still running. No controllers run unless `env` names them
+ * (DEPLOYER_CONTROLLERS), so API tests create no containers.
+ */
 export async function spawnServer(
   t: Test,
   env: Record<string, string | undefined>,
@@ -26,7 +30,7 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }))
+  for (const [k, v] of Object.entries({ ...process.env, DEPLOYER_CONTROLLERS: 'none', ...env, PORT: String(port), HOST: '127.0.0.1' }))
     if (v !== undefined && !k.startsWith('NODE_V8_COVERAGE') && !k.startsWith('TAP')) childEnv[k] = v;
   const proc = spawn(command[0], command.slice(1), { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

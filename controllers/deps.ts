@@ -1,0 +1,31 @@
+// What controllers get from the process that runs them. Passed explicitly (no locator).
+import type { ContainerEvent, ContainerRuntime } from '../docker/index.js';
+import type { Store } from '../store/index.js';
+import type { Clock } from './runtime/clock.js';
+import type { LogFn } from './runtime/log.js';
+
+/** Docker events as controllers consume them (DockerEventStream, or a fake in unit tests). */
+export interface DockerEventSource {
+  onEvent(h: (e: ContainerEvent) => void): () => void;
+  /** After the stream reconnected (and caught up): consumers resync, as events may be lost. */
+  onReconnect(h: () => void): () => void;
+}
+
+export interface DockerDeps {
+  runtime: ContainerRuntime;
+  events: DockerEventSource;
+  /** This installation's id (store.records.installation()); labels every Docker object. */
+  installation: string;
+  /** The image static servers run unless their spec names one. */
+  staticImage: string;
+}
+
+export interface ControllerDeps {
+  store: Store;
+  /** This process' identity (lease holder, Event reportingInstance). */
+  identity: string;
+  log: LogFn;
+  /** Controllers that manage containers need it; server.ts connects it when Docker answers. */
+  docker?: DockerDeps;
+  clock?: Clock;
+}

@@ -1,0 +1,54 @@
+// The projectserver controller: ProjectServer objects plus their containers' Docker events
+// (die, start, health_status, destroy, oom, stop) feed one work queue, so a killed, removed
+// or unhealthy container is looked at within milliseconds; the resync is only a backstop.
+import { managedOf } from '../../docker/index.js';
+import { kindByName } from '../../resources/index.js';
+import type { ControllerDeps } from '../deps.js';
+import { systemClock } from '../runtime/clock.js';
+import { Controller } from '../runtime/controller.js';
+import { EventRecorder } from '../runtime/event-recorder.js';
+import { objectKey } from '../runtime/informer.js';
+import { ProjectServerReconciler } from './reconciler.js';
+
+export { ProjectServerReconciler, FINALIZER } from './reconciler.js';
+export { desiredContainer, type ServerSettings } from './container-spec.js';
+
+const KIND = kindByName('ProjectServer')!;
+
+export function projectServerController(deps: ControllerDeps): Controller {
+  const docker = deps.docker;
+  if (!docker) throw new Error('the projectserver controller needs Docker (no engine is connected)');
+  const clock = deps.clock ?? systemClock;
+  const events = new EventRecorder({
+    resources: deps.store.resources,
+    component: 'projectserver-controller',
+    instance: deps.identity,
+    clock,
+    log: (m, e) => deps.log(m, e, { controller: 'projectserver' }),
+  });
+  const controller = new Controller({
+    name: 'projectserver',
+    kind: KIND,
+    store: deps.store,
+    reconciler: new ProjectServerReconciler({
+      store: deps.store,
+      docker: docker.runtime,
+      settings: { installation: docker.installation, staticImage: docker.staticImage },
+      events,
+      clock,
+    }),
+    workers: 4,
+    resyncMs: 120_000,
+    baseDelayMs: 200,
+    maxDelayMs: 30_000,
+    clock: deps.clock,
+    log: deps.log,
+  });
+  docker.events.onEvent((e) => {
+    const m = managedOf(e.labels);
+    if (m && m.installation === docker.installation && m.role === 'server' && m.owner.kind === 'ProjectServer')
+      controller.enqueue(objectKey('ProjectServer', m.owner.namespace, m.owner.name));
+  });
+  docker.events.onReconnect(() => controller.resync());
+  return controller;
+}

@@ -1,0 +1,210 @@
+// The projectserver reconciler: makes a ProjectServer's volume and container exist with the
+// spec's configuration, keeps it running and healthy, and reports what it saw in status.
+//
+// Level-based: every call reads the object and inspects the container, whatever woke it (a
+// change, a Docker event, a resync). What it does, in order:
+// - deleted (deletionTimestamp): remove the container, then the volume unless
+//   spec.retainVolumeOnDelete, then the finalizer;
+// - otherwise the finalizer first (so nothing is created that a delete could miss), then the
+//   volume, then the container: created when missing, recreated when its spec-hash label
+//   differs, adopted as it is when it matches (a restart of deployer restarts nothing);
+// - stopped on purpose (spec.stopped): stopped, and never restarted;
+// - exited and Docker will not restart it (`docker kill`, `docker stop`, on-failure retries
+//   exhausted): started; running but unhealthy (Docker never restarts those): restarted.
+//   Deployer's restarts back off per server (restarts.ts), and a crash loop becomes the
+//   Degraded condition (CrashLoopBackOff) with a Warning Event holding the last 100 log lines.
+import { DockerError, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
+import { ApiError, jsonEqual, kindByName, type ResourceObject } from '../../resources/index.js';
+import type { ProjectServer } from '../../schemas/index.js';
+import type { Store } from '../../store/index.js';
+import type { EventRecorder } from '../runtime/event-recorder.js';
+import { involvedObjectOf } from '../runtime/event-recorder.js';
+import type { ReconcileContext, Reconciler, ReconcileResult } from '../runtime/controller.js';
+import { parseKey } from '../runtime/informer.js';
+import type { Clock } from '../runtime/clock.js';
+import { desiredContainer, type ServerSettings } from './container-spec.js';
+import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
+import { computeStatus } from './status.js';
+
+export const FINALIZER = 'deployer.dev/cleanup';
+const KIND = kindByName('ProjectServer')!;
+/** How often a server whose image is missing is looked at again. */
+const MISSING_IMAGE_RETRY_MS = 30_000;
+const LOG_LINES = 100;
+
+export interface ProjectServerReconcilerOptions {
+  store: Store;
+  docker: ContainerRuntime;
+  settings: ServerSettings;
+  events: EventRecorder;
+  clock: Clock;
+}
+
+type Action = { kind: 'created' | 'recreated' | 'started' | 'restarted' | 'stopped'; reason: string };
+
+export class ProjectServerReconciler implements Reconciler {
+  constructor(private readonly o: ProjectServerReconcilerOptions) {}
+
+  async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { namespace, name } = parseKey(key);
+    let ps: ProjectServer;
+    try {
+      ps = (await this.o.store.resources.get(KIND, namespace, name)) as unknown as ProjectServer;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return; // gone: its finalizer ran; zombies are the cleanup controller's
+      throw err;
+    }
+    if (ps.metadata.deletionTimestamp) return this.finalize(ps, ctx);
+    if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) {
+      ps = await this.addFinalizer(ps, ctx);
+    }
+    if (signal.aborted) return;
+
+    const desired = desiredContainer(ps, this.o.settings);
+    const docker = this.o.docker;
+    const now = () => this.o.clock.now();
+    const prevBook: Bookkeeping = { ...(ps.status ?? {}), restartHistory: ps.status?.restartHistory ?? [] };
+    let state = await docker.inspect(desired.spec.name);
+    let book = observeDocker(prevBook, state, now());
+    const actions: Action[] = [];
+
+    if (state) {
+      const managed = managedOf(state.labels);
+      if (!managed || managed.installation !== this.o.settings.installation)
+        return this.fail(ps, ctx, book, desired.spec.image, 'NameTaken', `a container named "${desired.spec.name}" exists that deployer does not manage; remove or rename it`);
+      if (managed.owner.uid !== ps.metadata.uid) {
+        // left by an earlier server of the same name: ours to remove
+        await docker.remove(state.id);
+        state = null;
+      } else if (managed.specHash !== desired.hash) {
+        await docker.remove(state.id);
+        state = null;
+        actions.push({ kind: 'recreated', reason: 'the spec changed' });
+      }
+    }
+
+    let waitingMs = 0;
+    try {
+      await docker.ensureVolume(desired.volume, desired.volumeLabels);
+      if (!state) {
+        const id = await docker.create(desired.spec);
+        if (!ps.spec.stopped) await docker.start(id);
+        if (!actions.length) actions.push({ kind: 'created', reason: 'the container was missing' });
+        book = { ...book, containerId: id, dockerRestartCount: 0 };
+      } else if (ps.spec.stopped) {
+        if (state.running || state.restarting) {
+          await docker.stop(state.id);
+          actions.push({ kind: 'stopped', reason: 'stopped on purpose (spec.stopped)' });
+        }
+      } else {
+        const reason = !state.running && !state.restarting
+          ? `it exited with code ${state.exitCode}${state.oomKilled ? ' (out of memory)' : ''} and Docker will not restart it`
+          : state.running && state.health?.status === 'unhealthy'
+            ? `its health check failed ${state.health.failingStreak} times in a row${state.health.lastOutput ? `: ${state.health.lastOutput.trim().slice(0, 500)}` : ''}`
+            : undefined;
+        if (reason) {
+          waitingMs = restartWaitMs(book.restartHistory, now());
+          if (waitingMs === 0) {
+            if (state.running) await docker.restart(state.id, 2);
+            else await docker.start(state.id);
+            actions.push({ kind: state.running ? 'restarted' : 'started', reason });
+            book = recordRestart(book, reason, now());
+          }
+        }
+      }
+    } catch (err: unknown) {
+      if (err instanceof DockerError && err.kind === 'not_found' && /image/i.test(err.message)) {
+        await this.fail(ps, ctx, book, desired.spec.image, 'ImageNotFound', `image "${desired.spec.image}" is not on this Docker host: ${err.message}`);
+        return { requeueAfterMs: MISSING_IMAGE_RETRY_MS };
+      }
+      throw err;
+    }
+
+    if (actions.length) state = await docker.inspect(desired.spec.name);
+    book = observeDocker(book, state, now());
+    const status = computeStatus(ps, { state, book, image: desired.spec.image, now: now(), waitingMs });
+    const wasLooping = crashLooping(ps.status?.restartHistory, now());
+    const written = await this.writeStatus(ps, status, ctx);
+
+    const involved = involvedObjectOf(ps as unknown as ResourceObject);
+    for (const a of actions) {
+      const reason = { created: 'Created', recreated: 'Recreated', started: 'Started', restarted: 'Restarted', stopped: 'Stopped' }[a.kind];
+      const type = a.kind === 'restarted' || (a.kind === 'started' && !/missing/.test(a.reason)) ? 'Warning' : 'Normal';
+      void this.o.events.record(involved, type, reason, `${reason} container ${desired.spec.name}: ${a.reason}`, { fence: ctx.fence });
+    }
+    if (written && !wasLooping && crashLooping(book.restartHistory, now()) && state) {
+      const logs = await docker.logs(state.id, { tail: LOG_LINES }).catch((e: unknown) => `(logs unavailable: ${(e as Error).message})`);
+      void this.o.events.record(
+        involved,
+        'Warning',
+        'CrashLoopBackOff',
+        `${desired.spec.name} restarted ${book.restartHistory.length} times recently; last ${LOG_LINES} log lines:\n${logs}`,
+        { fence: ctx.fence },
+      );
+    }
+    const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now())].filter((x): x is number => x !== undefined);
+    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  private async fail(ps: ProjectServer, ctx: ReconcileContext, book: Required<Bookkeeping>, image: string, reason: string, message: string): Promise<void> {
+    const status = computeStatus(ps, { state: null, book, image, now: this.o.clock.now(), failure: { reason, message } });
+    await this.writeStatus(ps, status, ctx);
+  }
+
+  /** Writes status when it changed; false when it did not (or the object moved on: a later reconcile follows). */
+  private async writeStatus(ps: ProjectServer, status: NonNullable<ProjectServer['status']>, ctx: ReconcileContext): Promise<boolean> {
+    if (jsonEqual(status, ps.status ?? {})) return false;
+    try {
+      await this.o.store.resources.patch(
+        KIND,
+        ps.metadata.namespace!,
+        ps.metadata.name!,
+        'merge',
+        { metadata: { resourceVersion: ps.metadata.resourceVersion }, status: { ...status, containerId: status.containerId ?? null } },
+        { subresource: 'status', fence: ctx.fence },
+      );
+      return true;
+    } catch (err) {
+      // Conflict: someone wrote in between; the watch brings this key back with fresh state.
+      if (err instanceof ApiError && (err.code === 409 || err.code === 404)) return false;
+      throw err;
+    }
+  }
+
+  private async addFinalizer(ps: ProjectServer, ctx: ReconcileContext): Promise<ProjectServer> {
+    const finalizers = [...(ps.metadata.finalizers ?? []), FINALIZER];
+    return (await this.o.store.resources.patch(
+      KIND,
+      ps.metadata.namespace!,
+      ps.metadata.name!,
+      'merge',
+      { metadata: { resourceVersion: ps.metadata.resourceVersion, finalizers } },
+      { fence: ctx.fence },
+    )) as unknown as ProjectServer;
+  }
+
+  private async finalize(ps: ProjectServer, ctx: ReconcileContext): Promise<void> {
+    if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) return;
+    const desired = desiredContainer(ps, this.o.settings);
+    const docker = this.o.docker;
+    const state: ContainerState | null = await docker.inspect(desired.spec.name);
+    if (state && managedOf(state.labels)?.owner.uid === ps.metadata.uid) await docker.remove(state.id);
+    if (!ps.spec.retainVolumeOnDelete) await docker.removeVolume(desired.volume);
+    const finalizers = (ps.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    await this.o.store.resources.patch(
+      KIND,
+      ps.metadata.namespace!,
+      ps.metadata.name!,
+      'merge',
+      { metadata: { resourceVersion: ps.metadata.resourceVersion, finalizers } },
+      { fence: ctx.fence },
+    );
+    void this.o.events.record(
+      { kind: 'ProjectServer', namespace: ps.metadata.namespace!, name: ps.metadata.name! },
+      'Normal',
+      'Deleted',
+      `removed container ${desired.spec.name}${ps.spec.retainVolumeOnDelete ? `; kept volume ${desired.volume}` : ` and volume ${desired.volume}`}`,
+      { fence: ctx.fence },
+    );
+  }
+}
