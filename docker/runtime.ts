@@ -211,7 +211,7 @@ export class DockerRuntime implements ContainerRuntime {
         Cmd: helper.argv,
         Entrypoint: helper.entrypoint,
         Env: envList(helper.env),
-        Labels: helper.labels,
+        Labels: { ...helper.labels, [LABELS.role]: 'helper' }, // always a helper, whatever the caller passed
         WorkingDir: helper.workingDir,
         HostConfig: { Init: true, AutoRemove: false, Mounts: mountsOf(helper.mounts) },
       }),

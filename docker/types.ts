@@ -70,6 +70,7 @@ export interface HelperRun {
   /** argv, never a shell string built from user data. */
   argv: string[];
   entrypoint?: string[];
+  /** `deployer.dev/role=helper` is always added (the cleanup controller's TTL applies to it). */
   labels: Record<string, string>;
   mounts?: { volume: string; target: string; readOnly?: boolean }[];
   env?: Record<string, string>;

@@ -98,3 +98,18 @@ t.test('npm start (scripts/start.sh) brings the API up on HOST and PORT', async 
   t.equal((await api(s.url, 'start-sh-token', 'GET', PS)).status, 200);
   t.equal(await s.kill('SIGTERM'), 0);
 });
+
+t.test('controllers that need Docker, and no Docker: one clear line, exit 1, nothing started', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'deployer-e2e-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const s = await spawnServer(t, {
+    DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused',
+    DEPLOYER_DATA_DIR: dataDir,
+    DEPLOYER_CONTROLLERS: 'projectserver',
+    DOCKER_HOST: `unix://${join(dataDir, 'no-docker.sock')}`,
+  });
+  t.equal(await s.exited, 1, 'exits 1');
+  const lines = s.output().trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /^deployer: Docker is not reachable .*no-docker\.sock.*start Docker/);
+});
