@@ -113,10 +113,16 @@ export class ProjectServerReconciler implements Reconciler {
         }
       }
     } catch (err: unknown) {
-      if (err instanceof DockerError && err.kind === 'not_found' && /image/i.test(err.message)) {
+      if (err instanceof DockerError && err.kind === 'not_found' && /image/i.test(err.message) && !/no such container/i.test(err.message)) {
         await this.fail(ps, ctx, book, desired.spec.image, 'ImageNotFound', `image "${desired.spec.image}" is not on this Docker host: ${err.message}`);
         return { requeueAfterMs: MISSING_IMAGE_RETRY_MS };
       }
+      // `docker rm -f` in progress: its kill and die events arrive before destroy, and Docker
+      // refuses to start a container marked for removal. The destroy event brings us back.
+      if (err instanceof DockerError && err.kind === 'conflict' && /removal|being removed/i.test(err.message))
+        return { requeueAfterMs: 500 };
+      // removed between our inspect and our call: look again at once
+      if (err instanceof DockerError && err.kind === 'not_found' && /no such container/i.test(err.message)) return { requeueAfterMs: 50 };
       throw err;
     }
 
