@@ -8,14 +8,18 @@
 //   DEPLOYER_STATIC_IMAGE    the image static servers run (default: deployer/static, built
 //                            here FROM scratch from the host's busybox)
 //   DOCKER_HOST              the Docker engine (default the local socket)
+//   DEPLOYER_PROXY_PORT, DEPLOYER_PROXY_HTTPS_PORT   the proxy's host ports (8081, 8443)
+//   DEPLOYER_PROXY_ADMIN_PORT  the proxy admin API's port on 127.0.0.1 (0: Docker picks)
+//   DEPLOYER_PROXY_IMAGE     the proxy's image (default: deployer/caddy, built here from the
+//                            host's caddy and its shared libraries)
 //   --no-api                 run controllers only
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
 import { CONTROLLERS, NEEDS_DOCKER, selectControllers, type DockerDeps } from './controllers/index.js';
-import { DockerEventStream, DockerRuntime, installationFilter } from './docker/index.js';
-import { staticImage } from './images/index.js';
+import { DockerEventStream, DockerRuntime, installationFilter, networkName } from './docker/index.js';
+import { caddyImage, staticImage } from './images/index.js';
 import type { LogFn } from './controllers/runtime/log.js';
 import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
 import { ApiError } from './resources/index.js';
@@ -103,7 +107,20 @@ async function main(): Promise<void> {
     const image = process.env.DEPLOYER_STATIC_IMAGE || (await runtime.ensureImage(staticImage()));
     events = new DockerEventStream({ labelFilters: installationFilter(installation), log: (m, e) => log(m, e) });
     events.start();
-    docker = { runtime, events, installation, staticImage: image };
+    const proxyImage = names.includes('route') ? process.env.DEPLOYER_PROXY_IMAGE || (await runtime.ensureImage(caddyImage())) : '';
+    docker = {
+      runtime,
+      events,
+      installation,
+      staticImage: image,
+      network: networkName(installation),
+      proxy: {
+        image: proxyImage,
+        httpPort: Number(process.env.DEPLOYER_PROXY_PORT ?? 8081),
+        httpsPort: Number(process.env.DEPLOYER_PROXY_HTTPS_PORT ?? 8443),
+        adminPort: Number(process.env.DEPLOYER_PROXY_ADMIN_PORT ?? 0),
+      },
+    };
     log(`Docker connected; installation ${installation}; static image ${image}`);
   }
   const deps = { store, identity, log, docker };

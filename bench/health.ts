@@ -34,7 +34,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { CONTROLLERS } from '../controllers/index.js';
 import { ControllerManager } from '../controllers/runtime/manager.js';
-import { DockerEventStream, DockerRuntime, installationFilter } from '../docker/index.js';
+import { DockerEventStream, DockerRuntime, installationFilter, networkName } from '../docker/index.js';
 import { staticImage } from '../images/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openBenchDatabase, type BenchDatabase } from './database.js';
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     const filter = installationFilter(installation);
     for (const c of await docker.listContainers(filter).catch(() => [])) await docker.remove(c.id).catch((err: Error) => log(`removing ${c.name}: ${err.message}`));
     for (const v of await docker.listVolumes(filter).catch(() => [])) await docker.removeVolume(v.name).catch((err: Error) => log(`removing ${v.name}: ${err.message}`));
+    for (const n of await docker.listNetworks(filter).catch(() => [])) await docker.removeNetwork(n.name).catch((err: Error) => log(`removing ${n.name}: ${err.message}`));
   };
   const watchdog = setTimeout(() => {
     log(`the run took longer than ${DEADLINE_MS / 1000} s; aborting`);
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     manager = new ControllerManager({
       store,
       identity,
-      controllers: [CONTROLLERS.projectserver({ store, identity, log: controllerLog, docker: { runtime: timed, events, installation, staticImage: image } })],
+      controllers: [CONTROLLERS.projectserver({ store, identity, log: controllerLog, docker: { runtime: timed, events, installation, staticImage: image, network: networkName(installation), proxy: { image: '', httpPort: 0, httpsPort: 0, adminPort: 0 } } })],
       timings: LEASES,
       log: controllerLog,
     });

@@ -18,6 +18,19 @@ export interface DockerDeps {
   installation: string;
   /** The image static servers run unless their spec names one. */
   staticImage: string;
+  /** The network servers and the proxy share (docker/labels networkName). */
+  network: string;
+  proxy: ProxySettings;
+}
+
+export interface ProxySettings {
+  /** The proxy's image (deployer/caddy built from the host's caddy, or a setting). */
+  image: string;
+  /** Host ports: HTTP (default 8081), HTTPS (8443); 0 lets Docker pick (tests). */
+  httpPort: number;
+  httpsPort: number;
+  /** Host port of the admin API on 127.0.0.1; 0 lets Docker pick. */
+  adminPort: number;
 }
 
 export interface ControllerDeps {

@@ -5,18 +5,20 @@ import type { Controller } from './runtime/controller.js';
 import type { ControllerDeps } from './deps.js';
 import { cleanupController } from './cleanup/index.js';
 import { projectServerController } from './projectserver/index.js';
+import { routeController } from './route/index.js';
 
-export type { ControllerDeps, DockerDeps, DockerEventSource } from './deps.js';
+export type { ControllerDeps, DockerDeps, DockerEventSource, ProxySettings } from './deps.js';
 
 export type ControllerFactory = (deps: ControllerDeps) => Controller;
 
 export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = {
   projectserver: projectServerController,
   cleanup: (deps) => cleanupController(deps),
+  route: routeController,
 };
 
 /** The controllers that cannot run without a Docker engine. */
-export const NEEDS_DOCKER: readonly string[] = ['projectserver', 'cleanup'];
+export const NEEDS_DOCKER: readonly string[] = ['projectserver', 'cleanup', 'route'];
 
 /**
  * Resolves a `--controllers` list ("a,b", "*" or empty for all, "none" for none). Throws an Error naming the

@@ -48,6 +48,8 @@ export async function imageContent(def: ImageDefinition): Promise<ImageContent> 
         throw new DockerError('bad_request', `image ${def.repository}: cannot read ${f.hostPath} for ${path}: ${(err as Error).message}`);
       }
       byPath.set(path, { kind: 'file', path, mode: f.mode ?? hostMode, data });
+    } else if ('content' in f) {
+      byPath.set(path, { kind: 'file', path, mode: f.mode ?? 0o644, data: Buffer.from(f.content) });
     } else if ('symlink' in f) {
       byPath.set(path, { kind: 'symlink', path, target: f.symlink });
     } else {

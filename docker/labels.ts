@@ -97,3 +97,17 @@ function stableJson(v: unknown): string {
     .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
     .join(',')}}`;
 }
+
+/** The owner deployer records on what belongs to the installation itself (the proxy, the network). */
+export function installationOwner(installation: string, name: string): Owner {
+  return { kind: 'Installation', namespace: 'deployer', name, uid: installation };
+}
+
+/** The Docker network the proxy and every server container share (upstreams by container name). */
+export function networkName(installation: string): string {
+  return `dp-${installation.slice(0, 6)}-net`;
+}
+
+export function proxyContainerName(installation: string): string {
+  return `dp-${installation.slice(0, 6)}-proxy`;
+}

@@ -16,7 +16,10 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
     Entrypoint: spec.entrypoint,
     Env: envList(spec.env),
     Labels: spec.labels,
-    ExposedPorts: spec.exposedPorts ? Object.fromEntries(spec.exposedPorts.map((p) => [`${p}/tcp`, {}])) : undefined,
+    ExposedPorts:
+      spec.exposedPorts || spec.publishedPorts
+        ? Object.fromEntries([...(spec.exposedPorts ?? []), ...(spec.publishedPorts ?? []).map((p) => p.container)].map((p) => [`${p}/tcp`, {}]))
+        : undefined,
     Healthcheck: hc
       ? {
           Test: ['CMD', ...hc.test],
@@ -37,6 +40,11 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
       NanoCpus: spec.nanoCpus,
       Mounts: mountsOf(spec.mounts),
       NetworkMode: primary,
+      PortBindings: spec.publishedPorts
+        ? Object.fromEntries(
+            spec.publishedPorts.map((p) => [`${p.container}/tcp`, [{ HostIp: p.hostIp ?? '', HostPort: p.host ? String(p.host) : '' }]]),
+          )
+        : undefined,
     },
     NetworkingConfig: primary ? { EndpointsConfig: { [primary]: {} } } : undefined,
   };
@@ -75,9 +83,20 @@ export function stateOf(info: Dockerode.ContainerInspectInfo): ContainerState {
     finishedAt: time(s.FinishedAt),
     createdAt: info.Created,
     restartCount: info.RestartCount,
+    ports: portsOf(info),
+    networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
     health:
       healthStatus === 'starting' || healthStatus === 'healthy' || healthStatus === 'unhealthy'
         ? { status: healthStatus, failingStreak: health?.FailingStreak ?? 0, lastOutput: log[log.length - 1]?.Output }
         : undefined,
   };
+}
+
+/** Published ports (while running): container port → the host address Docker bound. */
+function portsOf(info: Dockerode.ContainerInspectInfo): { container: number; hostIp: string; hostPort: number }[] {
+  const out: { container: number; hostIp: string; hostPort: number }[] = [];
+  for (const [key, bindings] of Object.entries(info.NetworkSettings?.Ports ?? {}))
+    for (const b of (bindings as { HostIp: string; HostPort: string }[] | null) ?? [])
+      out.push({ container: Number(key.split('/')[0]), hostIp: b.HostIp, hostPort: Number(b.HostPort) });
+  return out;
 }

@@ -121,18 +121,37 @@ export class DockerRuntime implements ContainerRuntime {
     return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
   }
 
+  private readonly networkCreates = new Map<string, Promise<void>>();
+
+  /**
+   * Docker 20.10's CheckDuplicate is best effort: two creators at once can make two networks
+   * of one name, and every later use of the name then fails as "ambiguous". So creates of one
+   * name are serialised in this process, and duplicates (from another process) are reduced to
+   * the oldest one, which is the one containers attach to first.
+   */
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    try {
-      await this.docker.getNetwork(name).inspect();
-      return;
-    } catch (err) {
-      const e = toDockerError(err, this.address, `inspect network ${name}`);
-      if (e.kind !== 'not_found') throw e;
+    const running = this.networkCreates.get(name);
+    if (running) return running;
+    const p = this.ensureNetworkOnce(name, labels).finally(() => this.networkCreates.delete(name));
+    this.networkCreates.set(name, p);
+    return p;
+  }
+
+  private async ensureNetworkOnce(name: string, labels: Record<string, string>): Promise<void> {
+    const same = async () =>
+      (await this.call('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
+    let found = await same();
+    if (found.length === 0) {
+      await this.ignoring([409], `create network ${name}`, () =>
+        this.docker.createNetwork({ Name: name, Labels: labels, Driver: 'bridge', CheckDuplicate: true }),
+      );
+      found = await same();
     }
-    // CheckDuplicate: without it Docker happily makes two networks of one name. A 409 is a concurrent creator.
-    await this.ignoring([409], `create network ${name}`, () =>
-      this.docker.createNetwork({ Name: name, Labels: labels, Driver: 'bridge', CheckDuplicate: true }),
-    );
+    if (found.length > 1) {
+      found.sort((a, b) => (a.Created < b.Created ? -1 : a.Created > b.Created ? 1 : a.Id < b.Id ? -1 : 1));
+      for (const extra of found.slice(1))
+        await this.ignoring([404, 409], `remove duplicate network ${name}`, () => this.docker.getNetwork(extra.Id).remove());
+    }
   }
 
   /** Not part of ContainerRuntime (controllers never delete networks yet); used by test cleanup. */

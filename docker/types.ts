@@ -20,6 +20,8 @@ export interface ContainerSpec {
   nanoCpus?: number;
   /** Ports the process listens on inside the container (documentation for Docker; not published). */
   exposedPorts?: number[];
+  /** Ports published on the host; `host` 0 or absent: a free port Docker picks; `hostIp` e.g. 127.0.0.1. */
+  publishedPorts?: { container: number; host?: number; hostIp?: string }[];
   /** Networks to attach at create time (the first one is the primary). */
   networks?: string[];
   /** Run Docker's init as PID 1 (so a stop takes ~0.1 s, not 10 s). Default true. */
@@ -45,6 +47,10 @@ export interface ContainerState {
   createdAt: string;
   /** Docker's own restart count (restarts by its restart policy since the container was created). */
   restartCount: number;
+  /** Published ports as bound now (empty while the container is stopped). */
+  ports: { container: number; hostIp: string; hostPort: number }[];
+  /** The networks it is attached to. */
+  networks: string[];
   /** Only when the container has a health check. */
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; lastOutput?: string };
 }
@@ -107,7 +113,7 @@ export interface ImageDefinition {
   repository: string;
   /** Files of the image: path inside the image → host file to copy, a symlink target, or an
    * (empty) directory with its mode (e.g. `/tmp` with 0o1777). Parent directories are made 0755. */
-  files: Record<string, { hostPath: string; mode?: number } | { symlink: string } | { dir: true; mode?: number }>;
+  files: Record<string, { hostPath: string; mode?: number } | { content: string; mode?: number } | { symlink: string } | { dir: true; mode?: number }>;
   entrypoint?: string[];
   cmd?: string[];
   env?: Record<string, string>;

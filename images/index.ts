@@ -1,1 +1,2 @@
 export * from './static.js';
+export * from './caddy.js';

@@ -54,7 +54,7 @@ export async function sweep(o: SweepOptions): Promise<CleanupCounts> {
 
   for (const c of containers) {
     const m = managedOf(c.labels);
-    if (!m || m.installation !== o.installation || m.role === 'proxy') continue;
+    if (!m || m.installation !== o.installation || m.role === 'proxy' || !kindByName(m.owner.kind)) continue;
     if (m.role === 'helper' && o.now - c.created * 1000 > o.helperTtlMs) {
       await o.docker.remove(c.id);
       counts.helpersRemoved++;
@@ -69,7 +69,8 @@ export async function sweep(o: SweepOptions): Promise<CleanupCounts> {
   }
   for (const v of volumes) {
     const m = managedOf(v.labels);
-    if (!m || m.installation !== o.installation || v.labels[LABELS.retain] === 'true') continue;
+    if (!m || m.installation !== o.installation || m.role === 'proxy' || v.labels[LABELS.retain] === 'true') continue;
+    if (!kindByName(m.owner.kind)) continue; // the installation's own (not an object's)
     if (await ownerExists(m)) continue;
     try {
       await o.docker.removeVolume(v.name);

@@ -10,6 +10,8 @@ export interface ServerSettings {
   installation: string;
   /** The image a static server runs unless its spec names one (a local deployer/static tag). */
   staticImage: string;
+  /** The Docker network shared with the proxy (upstreams by container name). */
+  network?: string;
 }
 
 /** Where a static server's volume is mounted and what it serves. */
@@ -88,6 +90,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings): D
     ...(spec.resources?.memory ? { memoryBytes: parseMemory(spec.resources.memory) } : {}),
     ...(spec.resources?.cpus ? { nanoCpus: Math.round(spec.resources.cpus * 1e9) } : {}),
     ...(port !== undefined ? { exposedPorts: [port] } : {}),
+    ...(settings.network ? { networks: [settings.network] } : {}),
     init: true,
   };
   const hash = specHash(body);

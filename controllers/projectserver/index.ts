@@ -33,7 +33,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
     reconciler: new ProjectServerReconciler({
       store: deps.store,
       docker: docker.runtime,
-      settings: { installation: docker.installation, staticImage: docker.staticImage },
+      settings: { installation: docker.installation, staticImage: docker.staticImage, network: docker.network },
       events,
       clock,
     }),

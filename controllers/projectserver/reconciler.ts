@@ -13,7 +13,7 @@
 //   exhausted): started; running but unhealthy (Docker never restarts those): restarted.
 //   Deployer's restarts back off per server (restarts.ts), and a crash loop becomes the
 //   Degraded condition (CrashLoopBackOff) with a Warning Event holding the last 100 log lines.
-import { DockerError, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
+import { DockerError, installationOwner, managedLabels, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, jsonEqual, kindByName, type ResourceObject } from '../../resources/index.js';
 import type { ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
@@ -87,6 +87,8 @@ export class ProjectServerReconciler implements Reconciler {
     try {
       await docker.ensureVolume(desired.volume, desired.volumeLabels);
       if (!state) {
+        if (this.o.settings.network)
+          await docker.ensureNetwork(this.o.settings.network, managedLabels(this.o.settings.installation, installationOwner(this.o.settings.installation, 'network'), 'proxy'));
         const id = await docker.create(desired.spec);
         if (!ps.spec.stopped) await docker.start(id);
         if (!actions.length) actions.push({ kind: 'created', reason: 'the container was missing' });

@@ -60,6 +60,11 @@ export interface ControllerOptions {
    * controller starts leading and on every resync.
    */
   startKeys?: string[];
+  /**
+   * Other kinds whose changes concern this controller: while it runs, an informer per entry
+   * hands each changed key of that kind to `map`, and the keys it returns to the workers.
+   */
+  watches?: { kind: KindInfo; map: (key: string) => string[] }[];
 }
 
 export interface ControllerStats {
@@ -101,11 +106,19 @@ export class Controller {
     const log = opts.log ?? (() => undefined);
     const queue = new WorkQueue({ clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs });
     const informer = new Informer(opts.store, opts.kind, { resyncMs: opts.resyncMs, clock: opts.clock, log });
+    const secondary = (opts.watches ?? []).map((w) => {
+      const inf = new Informer(opts.store, w.kind, { resyncMs: opts.resyncMs, clock: opts.clock, log });
+      inf.onChange((key) => {
+        for (const k of w.map(key)) queue.add(k);
+      });
+      return inf;
+    });
     this.queue = queue;
     this.informer = informer;
     const stop = () => {
       queue.shutDown();
       informer.stop();
+      for (const inf of secondary) inf.stop();
     };
     if (lead.signal.aborted) return;
     lead.signal.addEventListener('abort', stop, { once: true });
@@ -140,7 +153,7 @@ export class Controller {
       }
     };
     try {
-      await informer.start();
+      await Promise.all([informer.start(), ...secondary.map((inf) => inf.start())]);
       for (const k of opts.startKeys ?? []) queue.add(k);
       await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => worker()));
     } finally {

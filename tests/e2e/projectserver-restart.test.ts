@@ -42,6 +42,7 @@ t.test('a restart of deployer restarts no container', async (t) => {
   t.teardown(async () => {
     for (const c of await docker.listContainers(installationFilter(installation))) await docker.remove(c.id);
     for (const v of await docker.listVolumes(installationFilter(installation))) await docker.removeVolume(v.name).catch(() => undefined);
+    for (const n of await docker.listNetworks(installationFilter(installation))) await docker.removeNetwork(n.name).catch(() => undefined);
   });
 
   const s1 = await spawnServer(t, env);

@@ -6,8 +6,8 @@
 import type { Test } from 'tap';
 import { CONTROLLERS, type DockerDeps } from '../../controllers/index.js';
 import { ControllerManager } from '../../controllers/runtime/manager.js';
-import { DockerEventStream, DockerRuntime, installationFilter } from '../../docker/index.js';
-import { staticImage } from '../../images/index.js';
+import { DockerEventStream, DockerRuntime, installationFilter, networkName } from '../../docker/index.js';
+import { caddyImage, staticImage } from '../../images/index.js';
 import { kindByName, type ResourceObject } from '../../resources/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { freshDatabase } from './pg.js';
@@ -32,6 +32,7 @@ export interface ControllerHarness {
 }
 
 let staticTag: Promise<string> | undefined;
+let caddyTag: Promise<string> | undefined;
 
 export async function startControllers(t: Test, names: string[], opts: { connectionString?: string } = {}): Promise<ControllerHarness> {
   const connectionString = opts.connectionString ?? (await freshDatabase(t));
@@ -42,7 +43,16 @@ export async function startControllers(t: Test, names: string[], opts: { connect
   staticTag ??= docker.ensureImage(staticImage());
   const events = new DockerEventStream({ labelFilters: installationFilter(installation) });
   events.start();
-  const deps: DockerDeps = { runtime: docker, events, installation, staticImage: await staticTag };
+  caddyTag ??= docker.ensureImage(caddyImage());
+  const deps: DockerDeps = {
+    runtime: docker,
+    events,
+    installation,
+    staticImage: await staticTag,
+    network: networkName(installation),
+    // host ports 0: Docker picks free ones, so test files run side by side
+    proxy: { image: await caddyTag, httpPort: 0, httpsPort: 0, adminPort: 0 },
+  };
   const log = (msg: string, err?: unknown) => {
     if (process.env.TEST_LOG) console.error(msg, err ?? '');
   };
@@ -64,6 +74,7 @@ export async function startControllers(t: Test, names: string[], opts: { connect
     await store.close();
     for (const c of await docker.listContainers(installationFilter(installation))) await docker.remove(c.id);
     for (const v of await docker.listVolumes(installationFilter(installation))) await docker.removeVolume(v.name).catch(() => undefined);
+    for (const n of await docker.listNetworks(installationFilter(installation))) await docker.removeNetwork(n.name).catch(() => undefined);
   });
   const until: ControllerHarness['until'] = async (fn, what, ms = 20_000) => {
     const end = Date.now() + ms;

@@ -36,6 +36,8 @@ const state = (s: Partial<ContainerState> = {}): ContainerState => ({
   createdAt: '2026-01-01T00:00:00Z',
   startedAt: '2026-01-01T00:00:01Z',
   restartCount: 0,
+  ports: [],
+  networks: [],
   ...s,
 });
 const NOW = Date.parse('2026-01-01T00:10:00Z');
