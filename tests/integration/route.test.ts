@@ -146,7 +146,6 @@ t.test('drift: docker restart, docker rm -f and a hand-edited config are repaire
     headers: { 'content-type': 'application/json' },
     body: '[]',
   });
-  t.equal(res.status, 200, 'config edited by hand');
-  t.equal((await get(port, 'blog.test')).status, 200, 'Caddy with no routes answers an empty 200');
+  t.equal(res.status, 200, 'config edited by hand (the next sync may repair it at once: no check in between)');
   await h.until(async () => (await get(port, 'blog.test')).body === 'hello', 'repaired by the drift check', 15_000);
 });
