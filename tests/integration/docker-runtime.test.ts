@@ -242,9 +242,10 @@ t.test('exec runs argv in a running container', async (t) => {
 t.test('logs and followLogs', async (t) => {
   const { docker, installation } = await dockerForTest(t);
   const image = await busyboxImage(docker);
-  const id = await docker.create(spec(installation, image, 'logs', 'echo err >&2; echo one; echo two; echo three; sleep 0.6; echo four; printf partial'));
+  const id = await docker.create(spec(installation, image, 'logs', 'echo err >&2; sleep 0.1; echo one; echo two; echo three; sleep 1; echo four; printf partial'));
+  // (the pause after the stderr line: Docker orders stdout and stderr lines of one instant by neither)
   await docker.start(id);
-  await sleep(300);
+  await sleep(500);
   t.equal(await docker.logs(id, { tail: 2 }), 'two\nthree\n', 'the last lines');
   t.same((await docker.logs(id, { tail: 10 })).split('\n').sort(), ['', 'err', 'one', 'three', 'two'], 'stdout and stderr');
 
