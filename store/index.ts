@@ -11,7 +11,7 @@ import { WatchHub } from './watch-hub.js';
 export { ResourceStore } from './resource-store.js';
 export type { ListOptions, ListResult, DeleteOptions, WriteOptions, Subresource, Fence } from './resource-store.js';
 export { LeaseStore, type LeaseState, type AcquireResult } from './leases.js';
-export { RecordStore, type ControllerRecord } from './records.js';
+export { RecordStore, CLEANUP_RECORD, type ControllerRecord } from './records.js';
 export { TokenStore, hashToken, newSecret } from './tokens.js';
 export { WatchHub, type LogEvent } from './watch-hub.js';
 export { startWatch, parseResourceVersion, type Watch, type WatchItem, type WatchOptions } from './watch.js';

@@ -19,6 +19,9 @@ const SQL = {
   resync: "SELECT pg_notify('deployer_resync', $1)",
 };
 
+/** The cleanup controller's totals (written by controllers/cleanup, read by the monitoring API). */
+export const CLEANUP_RECORD = 'cleanup';
+
 export interface ControllerRecord<T> {
   data: T;
   updatedAt: string;

@@ -6,13 +6,11 @@
 import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { forbidden, kindByName } from '../../resources/index.js';
-import type { Store } from '../../store/index.js';
+import { CLEANUP_RECORD, type Store } from '../../store/index.js';
 import { identity as who, scopeOf } from '../auth.js';
 import { ref } from '../shared-schemas.js';
 
 const PROJECT_SERVER = kindByName('ProjectServer')!;
-/** The cleanup controller's record (controllers/cleanup writes it under this name). */
-const CLEANUP_RECORD = 'cleanup';
 
 const Health = Type.Object({
   containers: Type.Object({

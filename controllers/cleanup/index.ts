@@ -5,6 +5,7 @@
 import { managedOf } from '../../docker/index.js';
 import { kindByName } from '../../resources/index.js';
 import { ApiError } from '../../resources/index.js';
+import { CLEANUP_RECORD } from '../../store/index.js';
 import type { ControllerDeps } from '../deps.js';
 import { systemClock } from '../runtime/clock.js';
 import { Controller, type ReconcileContext } from '../runtime/controller.js';
@@ -14,8 +15,6 @@ import { EMPTY_COUNTS, sweep, type CleanupCounts } from './sweeper.js';
 
 export { sweep, type CleanupCounts } from './sweeper.js';
 
-/** The record name under which the totals are kept (store.records). */
-export const CLEANUP_RECORD = 'cleanup';
 export const SWEEP_KEY = 'sweep';
 const KIND = kindByName('ProjectServer')!;
 

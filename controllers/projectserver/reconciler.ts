@@ -85,8 +85,9 @@ export class ProjectServerReconciler implements Reconciler {
 
     let waitingMs = 0;
     try {
-      await docker.ensureVolume(desired.volume, desired.volumeLabels);
       if (!state) {
+        // only here: while the container exists, its volume cannot be removed
+        await docker.ensureVolume(desired.volume, desired.volumeLabels);
         if (this.o.settings.network)
           await docker.ensureNetwork(this.o.settings.network, managedLabels(this.o.settings.installation, installationOwner(this.o.settings.installation, 'network'), 'proxy'));
         const id = await docker.create(desired.spec);

@@ -83,6 +83,10 @@ export function routeController(deps: ControllerDeps): Controller {
     reconciler: {
       reconcile: async (key, _signal, ctx) => {
         if (key === SYNC_KEY) return sync(ctx);
+        // Our own status writes (and label edits) leave generation == observedGeneration:
+        // nothing for the proxy. Creations, spec changes and deletions need a sync.
+        const cached = ctx.cached(key) as Route | undefined;
+        if (cached && !cached.metadata.deletionTimestamp && cached.status?.observedGeneration === cached.metadata.generation) return;
         controller.enqueue(SYNC_KEY);
       },
     },

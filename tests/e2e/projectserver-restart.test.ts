@@ -6,26 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import t from 'tap';
-import { DockerRuntime, installationFilter } from '../../docker/index.js';
-import { migrate } from '../../store/index.js';
+import { installationFilter } from '../../docker/index.js';
 import { api, spawnServer } from '../helpers/process.js';
+import { installationOf, sleep, until } from '../helpers/installation.js';
 import { freshDatabase } from '../helpers/pg.js';
 
 const run = promisify(execFile);
 const P = '/apis/deployer.dev/v1/namespaces/keep/projectservers';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(fn: () => Promise<T | false | undefined>, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 t.test('a restart of deployer restarts no container', async (t) => {
   const db = await freshDatabase(t);
@@ -33,17 +21,7 @@ t.test('a restart of deployer restarts no container', async (t) => {
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const token = 'adopt-admin-token';
   const env = { DATABASE_URL: db, DEPLOYER_DATA_DIR: dataDir, DEPLOYER_ADMIN_TOKEN: token, DEPLOYER_CONTROLLERS: 'projectserver,cleanup' };
-  const docker = new DockerRuntime();
-  await migrate(db); // as the server will; the installation id is made here
-  const client = new pg.Client({ connectionString: db });
-  await client.connect();
-  const installation = (await client.query<{ id: string }>('SELECT id FROM installation')).rows[0].id;
-  await client.end();
-  t.teardown(async () => {
-    for (const c of await docker.listContainers(installationFilter(installation))) await docker.remove(c.id);
-    for (const v of await docker.listVolumes(installationFilter(installation))) await docker.removeVolume(v.name).catch(() => undefined);
-    for (const n of await docker.listNetworks(installationFilter(installation))) await docker.removeNetwork(n.name).catch(() => undefined);
-  });
+  const { installation, docker } = await installationOf(t, db);
 
   const s1 = await spawnServer(t, env);
   await s1.waitReady();

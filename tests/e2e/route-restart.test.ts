@@ -3,59 +3,25 @@
 // and drops no request sent through it meanwhile.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import t from 'tap';
-import { DockerRuntime, containerName, installationFilter, proxyContainerName } from '../../docker/index.js';
-import { freePort, migrate } from '../../store/index.js';
+import { containerName, proxyContainerName } from '../../docker/index.js';
+import { freePort } from '../../store/index.js';
+import { getWithHost, installationOf, sleep, until } from '../helpers/installation.js';
 import { freshDatabase } from '../helpers/pg.js';
 import { api, spawnServer } from '../helpers/process.js';
 
 const run = promisify(execFile);
 const NS = 'live';
 const API = `/apis/deployer.dev/v1/namespaces/${NS}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(fn: () => Promise<T | false | undefined>, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
-  });
-}
+const get = getWithHost;
 
 t.test('a restart of deployer changes nothing in the proxy and drops no request', async (t) => {
   const db = await freshDatabase(t);
-  await migrate(db);
-  const client = new pg.Client({ connectionString: db });
-  await client.connect();
-  const installation = (await client.query<{ id: string }>('SELECT id FROM installation')).rows[0].id;
-  await client.end();
-  const docker = new DockerRuntime();
-  t.teardown(async () => {
-    for (const c of await docker.listContainers(installationFilter(installation))) await docker.remove(c.id);
-    for (const v of await docker.listVolumes(installationFilter(installation))) await docker.removeVolume(v.name).catch(() => undefined);
-    for (const n of await docker.listNetworks(installationFilter(installation))) await docker.removeNetwork(n.name).catch(() => undefined);
-  });
+  const { installation, docker } = await installationOf(t, db);
   const dataDir = await mkdtemp(join(tmpdir(), 'deployer-route-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const port = await freePort();

@@ -10,6 +10,7 @@ import { DockerEventStream, DockerRuntime, installationFilter, networkName } fro
 import { caddyImage, staticImage } from '../../images/index.js';
 import { kindByName, type ResourceObject } from '../../resources/index.js';
 import { openStore, type Store } from '../../store/index.js';
+import { removeInstallation } from './installation.js';
 import { freshDatabase } from './pg.js';
 
 export const PS_KIND = kindByName('ProjectServer')!;
@@ -72,9 +73,7 @@ export async function startControllers(t: Test, names: string[], opts: { connect
     await manager.stop();
     await events.stop();
     await store.close();
-    for (const c of await docker.listContainers(installationFilter(installation))) await docker.remove(c.id);
-    for (const v of await docker.listVolumes(installationFilter(installation))) await docker.removeVolume(v.name).catch(() => undefined);
-    for (const n of await docker.listNetworks(installationFilter(installation))) await docker.removeNetwork(n.name).catch(() => undefined);
+    await removeInstallation(docker, installation);
   });
   const until: ControllerHarness['until'] = async (fn, what, ms = 20_000) => {
     const end = Date.now() + ms;

@@ -3,11 +3,11 @@
 // deletion stops it; conflicts between Routes; `docker restart` and `docker rm -f` of the
 // proxy — routes back within 5 s; a proxy config edited by hand is repaired.
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { containerName, proxyContainerName } from '../../docker/index.js';
 import { kindByName } from '../../resources/index.js';
+import { getWithHost } from '../helpers/installation.js';
 import { PS_KIND, startControllers, type ControllerHarness } from '../helpers/controllers.js';
 
 const run = promisify(execFile);
@@ -20,21 +20,7 @@ async function proxyPort(h: ControllerHarness): Promise<number> {
   return s!.ports.find((p) => p.container === 80)!.hostPort;
 }
 
-/** GET through the proxy with a Host header (fetch does not let one set Host). */
-function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (err) => resolve({ status: 0, body: err.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
-  });
-}
+const get = getWithHost;
 
 async function site(h: ControllerHarness, name: string, files: Record<string, string>) {
   await h.store.resources.create(PS_KIND, NS, { metadata: { name }, spec: { serviceType: 'static' } });
