@@ -4,6 +4,7 @@
 import type { Controller } from './runtime/controller.js';
 import type { ControllerDeps } from './deps.js';
 import { cleanupController } from './cleanup/index.js';
+import { deploymentController } from './deployment/index.js';
 import { projectServerController } from './projectserver/index.js';
 import { routeController } from './route/index.js';
 
@@ -15,10 +16,11 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = {
   projectserver: projectServerController,
   cleanup: (deps) => cleanupController(deps),
   route: routeController,
+  deployment: deploymentController,
 };
 
 /** The controllers that cannot run without a Docker engine. */
-export const NEEDS_DOCKER: readonly string[] = ['projectserver', 'cleanup', 'route'];
+export const NEEDS_DOCKER: readonly string[] = ['projectserver', 'cleanup', 'route', 'deployment'];
 
 /**
  * Resolves a `--controllers` list ("a,b", "*" or empty for all, "none" for none). Throws an Error naming the

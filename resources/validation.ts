@@ -176,6 +176,40 @@ export function metadataErrors(meta: Record<string, unknown> | undefined): Statu
 
 type Spec = Record<string, unknown>;
 
+/** The whole of a Deployment's inline files, in bytes (UTF-8). */
+export const INLINE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Why a path inside a release is unsafe, or undefined when it is fine: relative, no "..",
+ * no NUL or control characters, no backslash. `dirOk` allows "." (the whole output).
+ */
+export function releasePathProblem(p: string, dirOk = false): string | undefined {
+  if (p.length === 0 || p.length > 4096) return 'a path must have 1 to 4096 characters';
+  if (/[\x00-\x1f\x7f\\]/.test(p)) return 'a path must not contain control characters or backslashes';
+  if (p.startsWith('/')) return 'a path must be relative to the release (no leading "/")';
+  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+  if (parts.includes('..')) return 'a path must not contain ".." (it would leave the release)';
+  if (parts.length === 0 && !dirOk) return 'a path must name a file';
+  return undefined;
+}
+
+function inlineFileErrors(inline: unknown): StatusCause[] {
+  const files = (inline as { files?: unknown } | undefined)?.files;
+  if (!files || typeof files !== 'object') return [];
+  const causes: StatusCause[] = [];
+  let bytes = 0;
+  for (const [path, content] of Object.entries(files as Record<string, unknown>)) {
+    const bad = releasePathProblem(path);
+    if (bad) causes.push({ field: `spec.source.inline.files[${show(path)}]`, reason: 'FieldValueInvalid', message: `Invalid value: ${show(path)}: ${bad}` });
+    bytes += Buffer.byteLength(path) + (typeof content === 'string' ? Buffer.byteLength(content) : 0);
+  }
+  if (Object.keys(files).length === 0)
+    causes.push({ field: 'spec.source.inline.files', reason: 'FieldValueRequired', message: 'Required value: at least one file' });
+  if (bytes > INLINE_MAX_BYTES)
+    causes.push({ field: 'spec.source.inline.files', reason: 'FieldValueTooLong', message: `Too long: inline files may hold at most ${INLINE_MAX_BYTES} bytes in all (got ${bytes}); use an archive or git source` });
+  return causes;
+}
+
 /** Cross-field rules of each kind, beyond what a JSON schema says. */
 export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCause[] {
   const causes: StatusCause[] = [];
@@ -212,7 +246,21 @@ export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCaus
           reason: 'FieldValueInvalid',
           message: `Invalid value: exactly one of inline, archive, git, fromDeployment or image must be set (got ${set.length ? set.join(', ') : 'none'})`,
         });
+      causes.push(...inlineFileErrors(src.inline));
+      const archive = src.archive as { url?: unknown } | undefined;
+      if (archive && typeof archive.url === 'string' && !/^https?:\/\/[^\s]+$/i.test(archive.url))
+        causes.push({ field: 'spec.source.archive.url', reason: 'FieldValueInvalid', message: `Invalid value: ${show(archive.url)}: must be an http:// or https:// URL of a .tar or .tar.gz` });
+      const git = src.git as { url?: unknown; ref?: unknown } | undefined;
+      if (git && typeof git.url === 'string' && git.url.startsWith('-'))
+        causes.push({ field: 'spec.source.git.url', reason: 'FieldValueInvalid', message: `Invalid value: ${show(git.url)}: must not start with "-"` });
+      if (git && typeof git.ref === 'string' && (git.ref.startsWith('-') || git.ref.includes('..') || /[\s\x00-\x1f~^:?*[\\]/.test(git.ref)))
+        causes.push({ field: 'spec.source.git.ref', reason: 'FieldValueInvalid', message: `Invalid value: ${show(git.ref)}: not a valid git ref name (a branch, tag or commit)` });
     }
+    const build = spec.build as { outputDir?: unknown } | undefined;
+    if (build && typeof build.outputDir === 'string' && releasePathProblem(build.outputDir, true))
+      causes.push({ field: 'spec.build.outputDir', reason: 'FieldValueInvalid', message: `Invalid value: ${show(build.outputDir)}: ${releasePathProblem(build.outputDir, true)}` });
+    if (src && typeof src === 'object' && src.image !== undefined && build !== undefined)
+      causes.push({ field: 'spec.build', reason: 'FieldValueForbidden', message: 'Forbidden: a build step runs over files; an image source has none (build the image beforehand)' });
   }
   return causes;
 }
@@ -225,6 +273,12 @@ const IMMUTABLE: Record<string, { field: string; why: string }[]> = {
       field: 'retainVolumeOnDelete',
       why: 'it is recorded on the Docker volume when the server is created (Docker volume labels are fixed), so that the cleanup controller knows whether an orphaned volume may go',
     },
+  ],
+  Deployment: [
+    { field: 'projectServer', why: 'a Deployment is one release into one server; create a new Deployment' },
+    { field: 'service', why: 'a Deployment is one release of one service; create a new Deployment' },
+    { field: 'source', why: 'a Deployment is one release; create a new Deployment for other content' },
+    { field: 'build', why: 'a Deployment is one release; create a new Deployment for another build' },
   ],
 };
 

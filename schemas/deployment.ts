@@ -14,6 +14,7 @@ export const DEPLOYMENT_PHASES = [
   'superseded',
   'failed',
 ] as const;
+export type DeploymentPhase = (typeof DEPLOYMENT_PHASES)[number];
 
 export const DeploymentSourceSchema = Type.Object(
   {
@@ -75,7 +76,7 @@ export type DeploymentSpec = Static<typeof DeploymentSpecSchema>;
 export const DeploymentStatusSchema = Type.Object(
   {
     ...StatusCommonFields,
-    phase: Type.Optional(Type.Union(DEPLOYMENT_PHASES.map((p) => Type.Literal(p)))),
+    phase: Type.Optional(Type.Unsafe<DeploymentPhase>(Type.Union(DEPLOYMENT_PHASES.map((p) => Type.Literal(p))))),
     phaseProgress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     phaseMetadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     phaseUpdatedAt: Type.Optional(Type.String()),

@@ -101,7 +101,31 @@ export const ProjectServerStatusSchema = Type.Object(
     ),
     containerId: Type.Optional(Type.String()),
     restartCount: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The Deployment live now (of the service switched most recently; see `services`). */
     currentDeployment: Type.Optional(DnsLabelSchema),
+    /**
+     * Per service (static servers: `/srv/static/<service>/current`), the Deployment whose files
+     * `current` must point at. Written by the deployment controller just before it switches the
+     * link, and by the projectserver controller when it falls back to an older release; the
+     * projectserver controller puts the link back whenever it differs.
+     */
+    services: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            deployment: DnsLabelSchema,
+            /** The release dir `current` points at (`deployment-<name>`; a rollback reuses an older one's). */
+            dir: Type.String({ pattern: '^deployment-[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 80 }),
+            /** Set when the projectserver controller fell back to this release because the live one's files vanished. */
+            fallbackFrom: Type.Optional(Type.String({ maxLength: 80 })),
+            /** When the link was (last) switched to it. */
+            since: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
     lastHealthIssue: Type.Optional(Type.String({ maxLength: 4096 })),
     /** The image the container runs (resolved: the local static image's content tag). */
     image: Type.Optional(Type.String()),

@@ -9,6 +9,7 @@ import { Controller } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/event-recorder.js';
 import { objectKey } from '../runtime/informer.js';
 import { ProjectServerReconciler } from './reconciler.js';
+import { ReleaseWatchers } from './release-watchers.js';
 
 export { ProjectServerReconciler, FINALIZER } from './reconciler.js';
 export { desiredContainer, type ServerSettings } from './container-spec.js';
@@ -26,7 +27,8 @@ export function projectServerController(deps: ControllerDeps): Controller {
     clock,
     log: (m, e) => deps.log(m, e, { controller: 'projectserver' }),
   });
-  const controller = new Controller({
+  const watchers = new ReleaseWatchers(docker.runtime, (key) => controller.enqueue(key), (m, e) => deps.log(m, e, { controller: 'projectserver' }));
+  const controller: Controller = new Controller({
     name: 'projectserver',
     kind: KIND,
     store: deps.store,
@@ -36,6 +38,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
       settings: { installation: docker.installation, staticImage: docker.staticImage, network: docker.network },
       events,
       clock,
+      watchReleases: (key, volume, services) => watchers.watch(key, volume, services),
     }),
     workers: 4,
     resyncMs: 120_000,
@@ -43,6 +46,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
     maxDelayMs: 30_000,
     clock: deps.clock,
     log: deps.log,
+    onStop: () => watchers.closeAll(),
   });
   docker.events.onEvent((e) => {
     const m = managedOf(e.labels);

@@ -24,6 +24,7 @@ import { parseKey } from '../runtime/informer.js';
 import type { Clock } from '../runtime/clock.js';
 import { desiredContainer, type ServerSettings } from './container-spec.js';
 import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
+import { healReleases } from './releases.js';
 import { computeStatus } from './status.js';
 
 export const FINALIZER = 'deployer.dev/cleanup';
@@ -38,7 +39,15 @@ export interface ProjectServerReconcilerOptions {
   settings: ServerSettings;
   events: EventRecorder;
   clock: Clock;
+  /**
+   * Asks to be woken (the key enqueued) when an entry of one of these service dirs of the
+   * volume changes; [] stops watching. Optional: the resync is the backstop.
+   */
+  watchReleases?(key: string, volume: string, services: string[]): void;
 }
+
+/** How soon a failed release check is tried again. */
+const HEAL_RETRY_MS = 1000;
 
 type Action = { kind: 'created' | 'recreated' | 'started' | 'restarted' | 'stopped'; reason: string };
 
@@ -131,6 +140,18 @@ export class ProjectServerReconciler implements Reconciler {
 
     if (actions.length) state = await docker.inspect(desired.spec.name);
     book = observeDocker(book, state, now());
+    let healRetry: number | undefined;
+    if (ps.spec.serviceType === 'static' && !ps.spec.stopped) {
+      const services = Object.keys(ps.status?.services ?? {});
+      this.o.watchReleases?.(key, desired.volume, services);
+      if (state?.running && services.length)
+        try {
+          const healed = await healReleases(ps, state.id, { store: this.o.store, docker, events: this.o.events, fence: ctx.fence, now: new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+          if (healed.services) ps = { ...ps, status: { ...ps.status, services: healed.services, ...(healed.currentDeployment ? { currentDeployment: healed.currentDeployment } : {}) } };
+        } catch {
+          healRetry = HEAL_RETRY_MS; // an exec into a container that just (re)started: look again soon
+        }
+    }
     const status = computeStatus(ps, { state, book, image: desired.spec.image, now: now(), waitingMs });
     const wasLooping = crashLooping(ps.status?.restartHistory, now());
     const written = await this.writeStatus(ps, status, ctx);
@@ -151,7 +172,7 @@ export class ProjectServerReconciler implements Reconciler {
         { fence: ctx.fence },
       );
     }
-    const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now())].filter((x): x is number => x !== undefined);
+    const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now()), healRetry].filter((x): x is number => x !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
   }
 
@@ -193,6 +214,7 @@ export class ProjectServerReconciler implements Reconciler {
   }
 
   private async finalize(ps: ProjectServer, ctx: ReconcileContext): Promise<void> {
+    this.o.watchReleases?.(`ProjectServer/${ps.metadata.namespace}/${ps.metadata.name}`, '', []);
     if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) return;
     const desired = desiredContainer(ps, this.o.settings);
     const docker = this.o.docker;

@@ -77,9 +77,12 @@ export function computeStatus(ps: ProjectServer, o: Observation): Status {
     ready = cond('Ready', 'True', 'Running', 'the container is running' + (health ? ' and healthy' : ''), gen);
     healthy = cond('Healthy', 'True', health ? 'HealthCheckPassing' : 'Running', health ? 'the health check passes' : 'running (no health check)', gen);
   }
+  const fallback = Object.entries(ps.status?.services ?? {}).find(([, e]) => e.fallbackFrom);
   const degraded = looping
     ? cond('Degraded', 'True', 'CrashLoopBackOff', `restarted ${recentRestarts(o.book.restartHistory, o.now).length} times within 5 minutes; deployer backs off between its restarts`, gen)
-    : cond('Degraded', 'False', 'AsExpected', 'no restart storm', gen);
+    : fallback
+      ? cond('Degraded', 'True', 'ReleaseMissing', `the files of ${fallback[1].fallbackFrom} (service ${fallback[0]}) are gone; serving the older ${fallback[1].dir} until a new deployment goes live`, gen)
+      : cond('Degraded', 'False', 'AsExpected', 'no restart storm', gen);
 
   let conditions = ps.status?.conditions;
   for (const c of [ready, healthy, degraded]) conditions = setCondition(conditions, c, now);
@@ -87,7 +90,7 @@ export function computeStatus(ps: ProjectServer, o: Observation): Status {
     stopped || ps.metadata.deletionTimestamp
       ? 'unknown'
       : ready.status === 'True'
-        ? looping
+        ? looping || fallback
           ? 'degraded'
           : 'healthy'
         : healthy.reason === 'Starting'

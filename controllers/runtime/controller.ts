@@ -65,6 +65,8 @@ export interface ControllerOptions {
    * hands each changed key of that kind to `map`, and the keys it returns to the workers.
    */
   watches?: { kind: KindInfo; map: (key: string) => string[] }[];
+  /** Called whenever the controller stops running (leadership lost, process stopping). */
+  onStop?: () => void;
 }
 
 export interface ControllerStats {
@@ -91,6 +93,16 @@ export class Controller {
   resync(): void {
     this.informer?.resyncNow();
     for (const k of this.opts.startKeys ?? []) this.queue?.add(k);
+  }
+
+  /** The primary informer's objects (empty while not running). */
+  cachedObjects(): ResourceObject[] {
+    const inf = this.informer;
+    if (!inf) return [];
+    return inf.keys().flatMap((k) => {
+      const o = inf.get(k);
+      return o ? [o] : [];
+    });
   }
 
   get queueDepth(): number {
@@ -159,6 +171,7 @@ export class Controller {
     } finally {
       lead.signal.removeEventListener('abort', stop);
       stop();
+      opts.onStop?.();
       if (this.queue === queue) this.queue = null;
       if (this.informer === informer) this.informer = null;
     }

@@ -1,0 +1,350 @@
+// The deployment reconciler: drives one Deployment through its phases (pipeline.ts), writing
+// status after every phase, so that whoever holds the lease next — this process after a
+// restart, or another after a failover — resumes at the recorded phase. No stuck threshold:
+// the lease says nobody else works on it.
+//
+// Each pass: re-read the Deployment; count an attempt the first time this leadership term
+// sees it; then, phase by phase, check (superseded? past the deadline? the server there and
+// running? an older one switching?), run the step, record it. Terminal outcomes:
+// - active: the previous active release of the target becomes superseded, old dirs are pruned,
+//   the server's status names it.
+// - failed (the phase it failed in is kept in phaseMetadata.failedPhase): its temporaries and
+//   helpers go; if it had switched `current`, the previous release is put back (a Warning
+//   Event says so) — a failed deployment never leaves the site worse.
+// - superseded before its switch: its temporaries and dir go.
+import { containerName, proxyContainerName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
+import { ApiError, kindByName, setCondition, type ResourceObject } from '../../resources/index.js';
+import type { Condition, Deployment, ProjectServer } from '../../schemas/index.js';
+import type { Store } from '../../store/index.js';
+import type { Clock } from '../runtime/clock.js';
+import type { ReconcileContext, Reconciler, ReconcileResult } from '../runtime/controller.js';
+import { involvedObjectOf, type EventRecorder } from '../runtime/event-recorder.js';
+import type { FaultHook } from '../runtime/fault.js';
+import { parseKey } from '../runtime/informer.js';
+import type { LogFn } from '../runtime/log.js';
+import { buildDir, linkTmp, releaseDir, tmpDir } from '../releases/layout.js';
+import { ReleaseVolume } from '../releases/volume.js';
+import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, prunable, strayTemporaries, supersededBy, targetOf, DEFAULT_HISTORY_LIMIT, type Phase } from './logic.js';
+import { StaticPipeline, type Metadata, type Run, type Step } from './pipeline.js';
+import { PROXY_PORTS } from '../route/proxy-container.js';
+
+const DEPLOYMENT = kindByName('Deployment')!;
+const SERVER = kindByName('ProjectServer')!;
+const WAIT_SERVER_MS = 1000;
+const WAIT_TURN_MS = 250;
+
+type Status = NonNullable<Deployment['status']>;
+
+export interface DeploymentReconcilerOptions {
+  store: Store;
+  docker: ContainerRuntime;
+  installation: string;
+  staticImage: string;
+  network: string;
+  events: EventRecorder;
+  clock: Clock;
+  fault: FaultHook;
+  log: LogFn;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class DeploymentReconciler implements Reconciler {
+  private readonly pipeline: StaticPipeline;
+  /** `uid@leaseToken` of the deployments whose attempt this leadership term has counted. */
+  private readonly counted = new Set<string>();
+
+  constructor(private readonly o: DeploymentReconcilerOptions) {
+    this.pipeline = new StaticPipeline({
+      store: o.store,
+      docker: o.docker,
+      installation: o.installation,
+      staticImage: o.staticImage,
+      network: o.network,
+      proxyPort: () => this.proxyPort(),
+    });
+  }
+
+  async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { namespace, name } = parseKey(key);
+    let d = await this.get(namespace, name);
+    if (!d || d.metadata.deletionTimestamp) return;
+    if (isTerminal(d.status?.phase)) {
+      this.pipeline.forget(d.metadata.uid!);
+      return;
+    }
+    const attempt = `${d.metadata.uid}@${ctx.fence.token}`;
+    if (!this.counted.has(attempt)) {
+      const now = this.o.clock.now();
+      d = await this.write(d, ctx, {
+        phase: d.status?.phase ?? 'queued',
+        attempts: (d.status?.attempts ?? 0) + 1,
+        startedAt: d.status?.startedAt ?? iso(now),
+        ...(d.status?.phase ? {} : { phaseProgress: 0, phaseUpdatedAt: iso(now), message: 'queued' }),
+      });
+      this.counted.add(attempt);
+    }
+    const fault: FaultHook = d.status?.attempts === 1 ? this.o.fault : async () => undefined;
+
+    while (!signal.aborted) {
+      const phase = d.status!.phase!;
+      const all = (await this.o.store.resources.list(DEPLOYMENT, { namespace })).items as unknown as Deployment[];
+      const newer = supersededBy(d, all);
+      if (newer) return this.supersede(d, newer, ctx);
+      const now = this.o.clock.now();
+      const ps = await this.server(d);
+      if (now > deadlineOf(d, now)) return this.fail(d, ps, ctx, 'ProgressDeadlineExceeded', `not active within ${d.spec.progressDeadlineSeconds ?? 600} s (spec.progressDeadlineSeconds); it stopped in ${phase}`);
+      if (!ps) return this.waitFor(d, ctx, `waiting for ProjectServer "${d.spec.projectServer}" to exist in namespace "${namespace}"`, WAIT_SERVER_MS);
+      const bad = this.unsupported(d, ps);
+      if (bad) return this.fail(d, ps, ctx, 'InvalidSource', bad);
+      const container = await this.o.docker.inspect(containerName(this.o.installation, { namespace, name: ps.metadata.name! }));
+      if (!container?.running) return this.waitFor(d, ctx, `waiting for the container of ProjectServer "${ps.metadata.name}" to run`, WAIT_SERVER_MS);
+      if (phase === 'creating_symlinks') {
+        const older = mustWaitFor(d, all);
+        if (older) return this.waitFor(d, ctx, `waiting for Deployment "${older.metadata.name}" to finish switching`, WAIT_TURN_MS);
+      }
+      const run = this.runOf(d, ps, container, signal, fault, ctx);
+      let step: Step;
+      try {
+        step = await this.pipeline.step(phase, run);
+        d = run.d; // a step may have written metadata
+      } catch (err) {
+        if (signal.aborted) return;
+        await this.note(d, ctx, `retrying ${phase}: ${(err as Error).message}`);
+        throw err;
+      }
+      if (step.kind === 'fail') return this.fail(d, ps, ctx, step.reason, step.message, container);
+      if (step.kind === 'wait') return this.waitFor(d, ctx, step.message, step.ms);
+      if (step.kind === 'active') return this.activate(d, ps, ctx, container);
+      d = await this.write(d, ctx, {
+        phase: step.phase,
+        phaseProgress: PROGRESS[step.phase],
+        phaseUpdatedAt: iso(this.o.clock.now()),
+        ...(step.metadata ? { phaseMetadata: step.metadata } : {}),
+        ...(step.message ? { message: step.message } : {}),
+        conditions: this.conditions(d, 'Progressing', 'True', step.phase, step.message ?? step.phase),
+      });
+    }
+  }
+
+  private runOf(d: Deployment, ps: ProjectServer, container: ContainerState, signal: AbortSignal, fault: FaultHook, ctx: ReconcileContext): Run {
+    const run: Run = {
+      d,
+      ps,
+      service: d.spec.service ?? 'site',
+      container,
+      vol: new ReleaseVolume(this.o.docker, container.id),
+      signal,
+      fault,
+      now: this.o.clock.now(),
+      setLive: (entry) => this.setLive(ps, run.service, entry, ctx),
+      saveMetadata: async (m) => {
+        run.d = await this.write(run.d, ctx, { phaseMetadata: m });
+      },
+    };
+    return run;
+  }
+
+  private unsupported(d: Deployment, ps: ProjectServer): string | undefined {
+    if (ps.spec.serviceType === 'static' && d.spec.source.image) return `ProjectServer "${ps.metadata.name}" serves static files; an image source needs a "docker" server`;
+    if (ps.spec.serviceType === 'docker') return `ProjectServer "${ps.metadata.name}" is a "docker" server: deployments into docker servers (blue/green from source.image) are not available yet`;
+    return undefined;
+  }
+
+  private async activate(d: Deployment, ps: ProjectServer, ctx: ReconcileContext, container: ContainerState): Promise<void> {
+    const now = this.o.clock.now();
+    const service = d.spec.service ?? 'site';
+    const dir = dirOf(d);
+    d = await this.write(d, ctx, {
+      phase: 'active',
+      phaseProgress: 100,
+      phaseUpdatedAt: iso(now),
+      finishedAt: iso(now),
+      message: `live: ${dir}`,
+      conditions: this.conditions(d, 'Progressing', 'False', 'Complete', `live since ${iso(now)}`, { type: 'Ready', status: 'True', reason: 'Active', message: `serving ${dir}` }),
+    });
+    this.pipeline.forget(d.metadata.uid!);
+    await this.setLive(ps, service, { deployment: d.metadata.name!, dir }, ctx, true);
+    const all = (await this.o.store.resources.list(DEPLOYMENT, { namespace: d.metadata.namespace! })).items as unknown as Deployment[];
+    for (const o of all)
+      if (o.metadata.uid !== d.metadata.uid && targetOf(o) === targetOf(d) && o.status?.phase === 'active')
+        await this.write(o, ctx, {
+          phase: 'superseded',
+          phaseUpdatedAt: iso(now),
+          message: `superseded by Deployment "${d.metadata.name}"`,
+          conditions: this.conditions(o, 'Ready', 'False', 'Superseded', `Deployment "${d.metadata.name}" is live instead`),
+        }).catch((err: unknown) => this.o.log('could not mark a deployment superseded', err as Error, { key: `${o.metadata.namespace}/${o.metadata.name}` }));
+    const seconds = ((now - (Date.parse(d.status?.startedAt ?? '') || now)) / 1000).toFixed(1);
+    void this.o.events.record(involvedObjectOf(d as unknown as ResourceObject), 'Normal', 'Active', `${dir} is live on ProjectServer "${ps.metadata.name}" (service ${service}) after ${seconds} s`, { fence: ctx.fence });
+    await this.tidy(d, ps, container, all).catch((err: unknown) => this.o.log('pruning failed', err as Error, { key: `${d.metadata.namespace}/${d.metadata.name}` }));
+  }
+
+  /** Prunes release dirs beyond the history limit and temporaries nobody owns. */
+  private async tidy(d: Deployment, ps: ProjectServer, container: ContainerState, all: Deployment[]): Promise<void> {
+    const service = d.spec.service ?? 'site';
+    const vol = new ReleaseVolume(this.o.docker, container.id);
+    const listing = await vol.list(service);
+    const names = listing.entries.map((e) => e.name);
+    const fresh = all.map((o) => (o.metadata.uid === d.metadata.uid ? d : o));
+    const dirs = names.filter((n) => n.startsWith('deployment-'));
+    const remove = [...prunable(dirs, dirOf(d), targetOf(d), fresh, ps.spec.revisionHistoryLimit ?? DEFAULT_HISTORY_LIMIT), ...strayTemporaries(names, targetOf(d), fresh)];
+    await vol.remove(service, remove);
+  }
+
+  private async supersede(d: Deployment, newer: Deployment, ctx: ReconcileContext): Promise<void> {
+    await this.abandon(d, await this.server(d), false);
+    await this.write(d, ctx, {
+      phase: 'superseded',
+      phaseUpdatedAt: iso(this.o.clock.now()),
+      finishedAt: iso(this.o.clock.now()),
+      message: `superseded by the newer Deployment "${newer.metadata.name}" before it went live`,
+      conditions: this.conditions(d, 'Progressing', 'False', 'Superseded', `superseded by Deployment "${newer.metadata.name}"`),
+    });
+    void this.o.events.record(involvedObjectOf(d as unknown as ResourceObject), 'Normal', 'Superseded', `superseded by the newer Deployment "${newer.metadata.name}" before it went live`, { fence: ctx.fence });
+  }
+
+  private async fail(d: Deployment, ps: ProjectServer | undefined, ctx: ReconcileContext, reason: string, message: string, container?: ContainerState | null): Promise<void> {
+    const phase = d.status?.phase ?? 'queued';
+    const rolledBack = await this.abandon(d, ps, true, ctx, container).catch((err: unknown) => {
+      this.o.log('cleanup after a failure failed', err as Error, { key: `${d.metadata.namespace}/${d.metadata.name}` });
+      return undefined;
+    });
+    await this.write(d, ctx, {
+      phase: 'failed',
+      phaseUpdatedAt: iso(this.o.clock.now()),
+      finishedAt: iso(this.o.clock.now()),
+      phaseMetadata: { failedPhase: phase },
+      message: `${reason}: ${message}`.slice(0, 32000),
+      conditions: this.conditions(d, 'Progressing', 'False', reason, `failed in ${phase}: ${message}`, { type: 'Ready', status: 'False', reason, message: message.slice(0, 4000) }),
+    });
+    const involved = involvedObjectOf(d as unknown as ResourceObject);
+    void this.o.events.record(involved, 'Warning', reason, `failed in ${phase}: ${message}`, { fence: ctx.fence });
+    if (rolledBack !== undefined)
+      void this.o.events.record(involved, 'Warning', 'RolledBack', rolledBack ? `current put back to ${rolledBack} after the failure` : 'current removed after the failure (there was no earlier release)', { fence: ctx.fence });
+    this.pipeline.forget(d.metadata.uid!);
+  }
+
+  /**
+   * Removes what this deployment made that is not live; with `rollback`, puts `current` back
+   * when this deployment had switched it. Resolves to the dir put back ('' when the link was
+   * removed) when it rolled back, else undefined.
+   */
+  private async abandon(d: Deployment, ps: ProjectServer | undefined, rollback: boolean, ctx?: ReconcileContext, container?: ContainerState | null): Promise<string | undefined> {
+    await this.pipeline.removeHelpers(d);
+    if (!ps) return undefined;
+    container ??= await this.o.docker.inspect(containerName(this.o.installation, { namespace: ps.metadata.namespace!, name: ps.metadata.name! }));
+    if (!container?.running) return undefined; // the server's controller puts `current` back from its status
+    const service = d.spec.service ?? 'site';
+    const name = d.metadata.name!;
+    const vol = new ReleaseVolume(this.o.docker, container.id);
+    const listing = await vol.list(service);
+    let result: string | undefined;
+    const mine = dirOf(d);
+    const switched = inSwitchZone(d.status?.phase) && (listing.current === mine || ps.status?.services?.[service]?.deployment === name);
+    if (rollback && ctx && switched) {
+      const prev = d.status?.phaseMetadata?.previous as { dir: string; deployment: string } | null | undefined;
+      if (prev) {
+        await this.setLive(ps, service, prev, ctx);
+        await vol.switchCurrent(service, prev.dir, `${name}-back`);
+        result = prev.dir;
+      } else {
+        await this.setLive(ps, service, null, ctx);
+        await vol.remove(service, ['current']);
+        result = '';
+      }
+    }
+    const own = mine === releaseDir(name) && !(listing.current === mine && result === undefined) ? [mine] : [];
+    const names = new Set(listing.entries.map((e) => e.name));
+    await vol.remove(service, [tmpDir(name), buildDir(name), linkTmp(name), linkTmp(`${name}-back`), ...own].filter((n) => names.has(n)));
+    return result;
+  }
+
+  /** Records on the server which release `current` must show (null: none). Retries write conflicts. */
+  private async setLive(ps: ProjectServer, service: string, entry: { deployment: string; dir: string } | null, ctx: ReconcileContext, isCurrent = false): Promise<void> {
+    for (let i = 0; ; i++) {
+      const fresh = i === 0 ? ps : await this.serverNamed(ps.metadata.namespace!, ps.metadata.name!);
+      if (!fresh) return;
+      const was = fresh.status?.services?.[service];
+      const same = entry ? was?.deployment === entry.deployment && was.dir === entry.dir && !was.fallbackFrom : was === undefined;
+      if (same && (!isCurrent || fresh.status?.currentDeployment === entry?.deployment)) return;
+      const patch = {
+        metadata: { resourceVersion: fresh.metadata.resourceVersion },
+        status: {
+          services: { [service]: entry ? { deployment: entry.deployment, dir: entry.dir, since: iso(this.o.clock.now()), fallbackFrom: null } : null },
+          ...(isCurrent && entry ? { currentDeployment: entry.deployment } : {}),
+        },
+      };
+      try {
+        await this.o.store.resources.patch(SERVER, fresh.metadata.namespace!, fresh.metadata.name!, 'merge', patch, { subresource: 'status', fence: ctx.fence });
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 409) || i >= 10) throw err;
+        if (/fenc/i.test(err.message)) throw err;
+      }
+    }
+  }
+
+  private async waitFor(d: Deployment, ctx: ReconcileContext, message: string, ms: number): Promise<ReconcileResult> {
+    await this.note(d, ctx, message);
+    return { requeueAfterMs: ms };
+  }
+
+  private async note(d: Deployment, ctx: ReconcileContext, message: string): Promise<void> {
+    if (d.status?.message === message) return;
+    await this.write(d, ctx, { message: message.slice(0, 32000) }).catch(() => undefined);
+  }
+
+  private conditions(d: Deployment, type: string, status: Condition['status'], reason: string, message: string, extra?: Omit<Condition, 'observedGeneration'>): Condition[] {
+    const gen = d.metadata.generation ?? 0;
+    const now = iso(this.o.clock.now());
+    let list = setCondition(d.status?.conditions, { type, status, reason: camel(reason), message: message.slice(0, 4000), observedGeneration: gen }, now);
+    if (extra) list = setCondition(list, { ...extra, reason: camel(extra.reason ?? ''), observedGeneration: gen }, now);
+    return list;
+  }
+
+  private async write(d: Deployment, ctx: ReconcileContext, status: Partial<Status> & Record<string, unknown>): Promise<Deployment> {
+    return (await this.o.store.resources.patch(
+      DEPLOYMENT,
+      d.metadata.namespace!,
+      d.metadata.name!,
+      'merge',
+      { metadata: { resourceVersion: d.metadata.resourceVersion }, status: { observedGeneration: d.metadata.generation ?? 0, ...status } },
+      { subresource: 'status', fence: ctx.fence },
+    )) as unknown as Deployment;
+  }
+
+  private async get(namespace: string, name: string): Promise<Deployment | undefined> {
+    try {
+      return (await this.o.store.resources.get(DEPLOYMENT, namespace, name)) as unknown as Deployment;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private server(d: Deployment): Promise<ProjectServer | undefined> {
+    return this.serverNamed(d.metadata.namespace!, d.spec.projectServer);
+  }
+
+  private async serverNamed(namespace: string, name: string): Promise<ProjectServer | undefined> {
+    try {
+      const ps = (await this.o.store.resources.get(SERVER, namespace, name)) as unknown as ProjectServer;
+      return ps.metadata.deletionTimestamp ? undefined : ps;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async proxyPort(): Promise<number | undefined> {
+    const st = await this.o.docker.inspect(proxyContainerName(this.o.installation));
+    return st?.running ? st.ports.find((p) => p.container === PROXY_PORTS.http)?.hostPort : undefined;
+  }
+}
+
+/** Condition reasons are CamelCase words. */
+function camel(reason: string): string {
+  return reason.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}
+
+export type { Metadata, Phase };

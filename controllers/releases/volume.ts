@@ -1,0 +1,82 @@
+// File operations on a static server's volume, run inside its container (deployer's static
+// image carries busybox: sh, ln, mv, cp, rm) with `docker exec`, and uploads with putArchive.
+// No file operation needs a helper container, so a switch or a rollback costs a few
+// milliseconds of exec, not a container start.
+//
+// Caveats: the container must be running (an exec into a stopped one fails; the caller
+// retries); a static server that runs an image of its own needs sh, ln, mv, cp and rm in it.
+import type { ContainerRuntime } from '../../docker/index.js';
+import {
+  COPY_OUTPUT_SCRIPT,
+  LIST_SCRIPT,
+  parseListing,
+  PROMOTE_SCRIPT,
+  REMOVE_SCRIPT,
+  STATIC_ROOT,
+  serviceDir,
+  SWITCH_SCRIPT,
+  type ServiceListing,
+} from './layout.js';
+
+/** A file operation in the volume failed: the message says which and why. */
+export class VolumeOpError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'VolumeOpError';
+  }
+}
+
+const EXEC_TIMEOUT_MS = 120_000;
+
+export class ReleaseVolume {
+  constructor(
+    private readonly docker: ContainerRuntime,
+    /** The running container that mounts the volume at STATIC_ROOT. */
+    readonly containerId: string,
+  ) {}
+
+  private async sh(what: string, script: string, args: string[]): Promise<string> {
+    const r = await this.docker.exec(this.containerId, ['sh', '-c', script, 'sh', ...args], { timeoutMs: EXEC_TIMEOUT_MS });
+    if (r.exitCode !== 0 || r.timedOut) {
+      const why = (r.stderr || r.stdout).trim().split('\n').slice(-3).join('; ') || (r.timedOut ? 'timed out' : `exit code ${r.exitCode}`);
+      throw new VolumeOpError(`${what}: ${why}`, r.exitCode);
+    }
+    return r.stdout;
+  }
+
+  /** The service dir's link and entries (an empty listing when the dir does not exist). */
+  async list(service: string): Promise<ServiceListing> {
+    return parseListing(await this.sh(`listing ${serviceDir(service)}`, LIST_SCRIPT, [serviceDir(service)]));
+  }
+
+  /** Uploads a tar whose paths start with `<service>/` (extracted under STATIC_ROOT). */
+  async upload(tar: Buffer, signal?: AbortSignal): Promise<void> {
+    await this.docker.putArchive(this.containerId, STATIC_ROOT, tar, { signal });
+  }
+
+  /** Points `current` at `target` atomically (link under `.current-<tag>`, renamed over it). */
+  async switchCurrent(service: string, target: string, tag: string): Promise<void> {
+    await this.sh(`switching ${serviceDir(service)}/current to ${target}`, SWITCH_SCRIPT, [serviceDir(service), target, `.current-${tag}`]);
+  }
+
+  /** Removes entries of the service dir (plain names, e.g. `.tmp-deployment-x`, `current`). */
+  async remove(service: string, names: string[]): Promise<void> {
+    const bad = names.find((n) => n.includes('/') || n === '' || n === '.' || n === '..');
+    if (bad !== undefined) throw new Error(`refusing to remove "${bad}": not a plain name`);
+    if (names.length === 0) return;
+    await this.sh(`removing ${names.join(', ')} in ${serviceDir(service)}`, REMOVE_SCRIPT, [serviceDir(service), ...names]);
+  }
+
+  /** Renames a finished temporary dir to its release dir. */
+  async promote(service: string, tmp: string, final: string): Promise<void> {
+    await this.sh(`renaming ${tmp} to ${final}`, PROMOTE_SCRIPT, [serviceDir(service), tmp, final]);
+  }
+
+  /** Copies a build's output dir into a temporary dir with the marker. */
+  async copyBuildOutput(service: string, build: string, outputDir: string, tmp: string, marker: string): Promise<void> {
+    await this.sh(`copying the build output`, COPY_OUTPUT_SCRIPT, [serviceDir(service), build, outputDir, tmp, marker]);
+  }
+}
