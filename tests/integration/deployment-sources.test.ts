@@ -36,8 +36,8 @@ async function archiveServer(t: Test, files: Record<string, Buffer>): Promise<st
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on('end', r));
+  p.on('data', (c) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const [name, body] of Object.entries(files)) p.entry({ name, mode: 0o644 }, body);
   p.finalize();
   await done;
