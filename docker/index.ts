@@ -2,3 +2,4 @@ export * from './labels.js';
 export * from './types.js';
 export * from './runtime.js';
 export * from './events.js';
+export * from './volume-watch.js';

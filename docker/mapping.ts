@@ -85,6 +85,7 @@ export function stateOf(info: Dockerode.ContainerInspectInfo): ContainerState {
     restartCount: info.RestartCount,
     ports: portsOf(info),
     networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
+    addresses: addressesOf(info),
     health:
       healthStatus === 'starting' || healthStatus === 'healthy' || healthStatus === 'unhealthy'
         ? { status: healthStatus, failingStreak: health?.FailingStreak ?? 0, lastOutput: log[log.length - 1]?.Output }
@@ -98,5 +99,12 @@ function portsOf(info: Dockerode.ContainerInspectInfo): { container: number; hos
   for (const [key, bindings] of Object.entries(info.NetworkSettings?.Ports ?? {}))
     for (const b of (bindings as { HostIp: string; HostPort: string }[] | null) ?? [])
       out.push({ container: Number(key.split('/')[0]), hostIp: b.HostIp, hostPort: Number(b.HostPort) });
+  return out;
+}
+
+/** Network → IPv4 address; Docker reports "" on networks where the container has none (stopped). */
+function addressesOf(info: Dockerode.ContainerInspectInfo): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, n] of Object.entries(info.NetworkSettings?.Networks ?? {})) if (n?.IPAddress) out[name] = n.IPAddress;
   return out;
 }

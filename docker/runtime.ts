@@ -10,6 +10,7 @@ import { dockerConnection, isAbortError, toDockerError } from './connection.js';
 import type { DockerConnectionOptions } from './connection.js';
 import { FrameDemuxer, LineSplitter } from './demux.js';
 import type { OutputStream } from './demux.js';
+import { putArchive, volumeMountpoint } from './files.js';
 import { buildContext, imageContent } from './image-build.js';
 import type { ImageContent } from './image-build.js';
 import { LABELS } from './labels.js';
@@ -220,6 +221,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   async remove(id: string): Promise<void> {
     await this.ignoring([404], `remove container ${id}`, () => this.docker.getContainer(id).remove({ force: true, v: true }));
+  }
+
+  putArchive(id: string, path: string, tar: Buffer, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return putArchive(this.docker, this.address, id, path, tar, opts.signal);
+  }
+
+  volumeMountpoint(name: string): Promise<string | null> {
+    return volumeMountpoint(this.docker, this.address, name);
   }
 
   async run(helper: HelperRun): Promise<RunResult> {

@@ -51,6 +51,13 @@ export interface ContainerState {
   ports: { container: number; hostIp: string; hostPort: number }[];
   /** The networks it is attached to. */
   networks: string[];
+  /**
+   * Network name → the container's IPv4 address on it, for the networks where it has one (none
+   * while it is stopped). Reachable from the Docker host on bridge networks; not from another
+   * machine, and not from this process when the engine is remote. Always set by DockerRuntime;
+   * optional only until hand-made states (tests/unit/projectserver-logic.test.ts) list it.
+   */
+  addresses?: Record<string, string>;
   /** Only when the container has a health check. */
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; lastOutput?: string };
 }
@@ -152,6 +159,27 @@ export interface ContainerRuntime {
 
   /** Runs a helper container to completion, collects its output, and removes it. */
   run(helper: HelperRun): Promise<RunResult>;
+  /**
+   * Uploads `tar` (an uncompressed tar archive) and extracts it at `path` inside the container,
+   * which may be running or created but not started (its volumes are mounted for the upload).
+   * Caveats: `path` must be an existing directory (DockerError not_found when it is missing,
+   * bad_request when it is not a directory or is on a read-only mount); an entry replaces what
+   * is at its path — a file, a symlink and even a directory with all its contents — while a
+   * directory entry over an existing directory merges into it (stale files stay); owners and
+   * modes come from the tar headers; entries that would land outside `path` fail the call
+   * (bad_request), possibly after others were extracted — extraction is not atomic, so write
+   * into a new directory and switch to it with a rename. The whole tar is held in memory.
+   * Throws DockerError(not_found) when the container does not exist.
+   */
+  putArchive(id: string, path: string, tar: Buffer, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * The volume's directory on this host (Docker's Mountpoint) when this process can read it,
+   * else null: the volume does not exist, the engine is remote or in a VM (Docker Desktop), or
+   * this process lacks the rights (deployer runs as root beside the engine). Caveat: only
+   * readability is checked, so a remote engine's path that happens to exist here is returned.
+   */
+  volumeMountpoint(name: string): Promise<string | null>;
+
   /** Runs argv inside a running container. */
   exec(id: string, argv: string[], opts?: { timeoutMs?: number; user?: string }): Promise<RunResult>;
   /** The last `tail` lines of stdout and stderr, interleaved as Docker stored them. */
