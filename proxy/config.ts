@@ -59,3 +59,19 @@ export function appsConfig(routes: readonly ProxyRoute[], ports: { http: number;
   if (secure.length > 0) servers[HTTPS_SERVER] = { listen: [`:${ports.https}`], routes: secure.map(routeJson) };
   return { http: { servers } };
 }
+
+/** Where each route of a Caddy config (as read back from the proxy) sends requests: `@id` → dial addresses. */
+export function dialsByRoute(config: Record<string, unknown> | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const servers = ((config?.apps as Json | undefined)?.http as Json | undefined)?.servers as Record<string, Json> | undefined;
+  for (const server of Object.values(servers ?? {}))
+    for (const route of (server.routes as Json[] | undefined) ?? []) {
+      const id = route['@id'];
+      if (typeof id !== 'string') continue;
+      const dials = ((route.handle as Json[] | undefined) ?? [])
+        .filter((h) => h.handler === 'reverse_proxy')
+        .flatMap((h) => ((h.upstreams as Json[] | undefined) ?? []).map((u) => String(u.dial)));
+      out.set(id, dials);
+    }
+  return out;
+}

@@ -105,7 +105,7 @@ export const ProjectServerStatusSchema = Type.Object(
     currentDeployment: Type.Optional(DnsLabelSchema),
     /**
      * Per service (static servers: `/srv/static/<service>/current`), the Deployment whose files
-     * `current` must point at. Written by the deployment controller just before it switches the
+     * `current` must point at; for docker servers (service `site`), the image and slot that run. Written by the deployment controller just before it switches the
      * link, and by the projectserver controller when it falls back to an older release; the
      * projectserver controller puts the link back whenever it differs.
      */
@@ -116,7 +116,10 @@ export const ProjectServerStatusSchema = Type.Object(
           {
             deployment: DnsLabelSchema,
             /** The release dir `current` points at (`deployment-<name>`; a rollback reuses an older one's). */
-            dir: Type.String({ pattern: '^deployment-[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 80 }),
+            dir: Type.Optional(Type.String({ pattern: '^deployment-[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 80 })),
+            /** Docker servers: the image the Deployment put live, and the slot (container) it runs in. */
+            image: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+            slot: Type.Optional(Type.Union([Type.Literal('a'), Type.Literal('b')])),
             /** Set when the projectserver controller fell back to this release because the live one's files vanished. */
             fallbackFrom: Type.Optional(Type.String({ maxLength: 80 })),
             /** When the link was (last) switched to it. */

@@ -15,8 +15,8 @@ export interface ProbeTarget {
 }
 
 export interface ProbeExpectation {
-  /** The marker file's path under the base, and what its first line must be. */
-  marker: { path: string; content: string };
+  /** Static releases: the marker file's path under the base, and what its first line must be. */
+  marker?: { path: string; content: string };
   /** The Deployment's own check (spec.healthCheck). */
   check?: { path: string; expectStatus: number; contains?: string };
 }
@@ -45,10 +45,12 @@ export function get(url: string, host: string | undefined, signal: AbortSignal):
 export async function probe(target: ProbeTarget, expect: ProbeExpectation, signal: AbortSignal): Promise<string | undefined> {
   const at = (path: string) => `${target.base.replace(/\/+$/, '')}${path}`;
   try {
-    const m = await get(at(expect.marker.path), target.host, signal);
-    const line = m.body.split('\n')[0]!.trim();
-    if (m.status !== 200) return `${target.label}: GET ${expect.marker.path} answered ${m.status}, not the release's marker`;
-    if (line !== expect.marker.content) return `${target.label}: another release answers (marker "${line.slice(0, 100)}", expected "${expect.marker.content}")`;
+    if (expect.marker) {
+      const m = await get(at(expect.marker.path), target.host, signal);
+      const line = m.body.split('\n')[0]!.trim();
+      if (m.status !== 200) return `${target.label}: GET ${expect.marker.path} answered ${m.status}, not the release's marker`;
+      if (line !== expect.marker.content) return `${target.label}: another release answers (marker "${line.slice(0, 100)}", expected "${expect.marker.content}")`;
+    }
     if (expect.check) {
       const r = await get(at(expect.check.path), target.host, signal);
       if (r.status !== expect.check.expectStatus) return `${target.label}: GET ${expect.check.path} answered ${r.status}, expected ${expect.check.expectStatus}`;

@@ -34,6 +34,14 @@ const BUILD_OUTPUT_TAIL = 20;
 
 export type Metadata = Record<string, unknown>;
 
+/** What a server's status.services entry says is live: a static release dir, or a docker image and slot. */
+export interface LiveEntry {
+  deployment: string;
+  dir?: string;
+  image?: string;
+  slot?: 'a' | 'b';
+}
+
 export type Step =
   | { kind: 'next'; phase: Phase; metadata?: Metadata; message?: string }
   | { kind: 'wait'; ms: number; message: string }
@@ -52,7 +60,7 @@ export interface Run {
   fault: FaultHook;
   now: number;
   /** Records the intent on the server's status: `current` must point at `dir` (for `deployment`). */
-  setLive(entry: { deployment: string; dir: string } | null): Promise<void>;
+  setLive(entry: LiveEntry | null): Promise<void>;
   /** Writes phaseMetadata without changing phase. */
   saveMetadata(m: Metadata): Promise<void>;
 }
@@ -312,7 +320,7 @@ export class StaticPipeline {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const t = setTimeout(() => {

@@ -25,7 +25,8 @@ import type { LogFn } from '../runtime/log.js';
 import { buildDir, linkTmp, releaseDir, tmpDir } from '../releases/layout.js';
 import { ReleaseVolume } from '../releases/volume.js';
 import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, prunable, strayTemporaries, supersededBy, targetOf, DEFAULT_HISTORY_LIMIT, type Phase } from './logic.js';
-import { StaticPipeline, type Metadata, type Run, type Step } from './pipeline.js';
+import { DockerPipeline } from './docker-pipeline.js';
+import { StaticPipeline, type LiveEntry, type Metadata, type Run, type Step } from './pipeline.js';
 import { PROXY_PORTS } from '../route/proxy-container.js';
 
 const DEPLOYMENT = kindByName('Deployment')!;
@@ -51,18 +52,14 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
 export class DeploymentReconciler implements Reconciler {
   private readonly pipeline: StaticPipeline;
+  private readonly docker: DockerPipeline;
   /** `uid@leaseToken` of the deployments whose attempt this leadership term has counted. */
   private readonly counted = new Set<string>();
 
   constructor(private readonly o: DeploymentReconcilerOptions) {
-    this.pipeline = new StaticPipeline({
-      store: o.store,
-      docker: o.docker,
-      installation: o.installation,
-      staticImage: o.staticImage,
-      network: o.network,
-      proxyPort: () => this.proxyPort(),
-    });
+    const common = { store: o.store, docker: o.docker, installation: o.installation, staticImage: o.staticImage, network: o.network, proxyPort: () => this.proxyPort() };
+    this.pipeline = new StaticPipeline(common);
+    this.docker = new DockerPipeline(common);
   }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -95,19 +92,24 @@ export class DeploymentReconciler implements Reconciler {
       const ps = await this.server(d);
       if (now > deadlineOf(d, now)) return this.fail(d, ps, ctx, 'ProgressDeadlineExceeded', `not active within ${d.spec.progressDeadlineSeconds ?? 600} s (spec.progressDeadlineSeconds); it stopped in ${phase}`);
       if (!ps) return this.waitFor(d, ctx, `waiting for ProjectServer "${d.spec.projectServer}" to exist in namespace "${namespace}"`, WAIT_SERVER_MS);
-      const bad = this.unsupported(d, ps);
-      if (bad) return this.fail(d, ps, ctx, 'InvalidSource', bad);
-      const container = await this.o.docker.inspect(containerName(this.o.installation, { namespace, name: ps.metadata.name! }));
-      if (!container?.running) return this.waitFor(d, ctx, `waiting for the container of ProjectServer "${ps.metadata.name}" to run`, WAIT_SERVER_MS);
-      if (phase === 'creating_symlinks') {
+      if (ps.spec.serviceType === 'static' && d.spec.source.image)
+        return this.fail(d, ps, ctx, 'InvalidSource', `ProjectServer "${ps.metadata.name}" serves static files; an image source needs a "docker" server`);
+      const isDocker = ps.spec.serviceType === 'docker';
+      const container = isDocker ? null : await this.o.docker.inspect(containerName(this.o.installation, { namespace, name: ps.metadata.name! }));
+      if (!isDocker && !container?.running) return this.waitFor(d, ctx, `waiting for the container of ProjectServer "${ps.metadata.name}" to run`, WAIT_SERVER_MS);
+      if (phase === 'creating_symlinks' || (isDocker && phase === 'updating_routes')) {
         const older = mustWaitFor(d, all);
         if (older) return this.waitFor(d, ctx, `waiting for Deployment "${older.metadata.name}" to finish switching`, WAIT_TURN_MS);
       }
-      const run = this.runOf(d, ps, container, signal, fault, ctx);
       let step: Step;
       try {
-        step = await this.pipeline.step(phase, run);
-        d = run.d; // a step may have written metadata
+        if (isDocker) {
+          step = await this.docker.step(phase, { d, ps, signal, fault, now: this.o.clock.now(), setLive: (entry) => this.setLive(ps, 'site', entry, ctx) });
+        } else {
+          const run = this.runOf(d, ps, container!, signal, fault, ctx);
+          step = await this.pipeline.step(phase, run);
+          d = run.d; // a step may have written metadata
+        }
       } catch (err) {
         if (signal.aborted) return;
         await this.note(d, ctx, `retrying ${phase}: ${(err as Error).message}`);
@@ -116,6 +118,7 @@ export class DeploymentReconciler implements Reconciler {
       if (step.kind === 'fail') return this.fail(d, ps, ctx, step.reason, step.message, container);
       if (step.kind === 'wait') return this.waitFor(d, ctx, step.message, step.ms);
       if (step.kind === 'active') return this.activate(d, ps, ctx, container);
+      if (isDocker && step.kind === 'next' && step.phase === 'copying_files') d = await this.write(d, ctx, { phaseMetadata: step.metadata ?? {} });
       d = await this.write(d, ctx, {
         phase: step.phase,
         phaseProgress: PROGRESS[step.phase],
@@ -145,16 +148,12 @@ export class DeploymentReconciler implements Reconciler {
     return run;
   }
 
-  private unsupported(d: Deployment, ps: ProjectServer): string | undefined {
-    if (ps.spec.serviceType === 'static' && d.spec.source.image) return `ProjectServer "${ps.metadata.name}" serves static files; an image source needs a "docker" server`;
-    if (ps.spec.serviceType === 'docker') return `ProjectServer "${ps.metadata.name}" is a "docker" server: deployments into docker servers (blue/green from source.image) are not available yet`;
-    return undefined;
-  }
-
-  private async activate(d: Deployment, ps: ProjectServer, ctx: ReconcileContext, container: ContainerState): Promise<void> {
+  private async activate(d: Deployment, ps: ProjectServer, ctx: ReconcileContext, container: ContainerState | null): Promise<void> {
     const now = this.o.clock.now();
     const service = d.spec.service ?? 'site';
-    const dir = dirOf(d);
+    const m = d.status?.phaseMetadata ?? {};
+    const image = ps.spec.serviceType === 'docker' ? { image: String(m.image), slot: m.slot as 'a' | 'b' } : undefined;
+    const dir = image ? `${image.image} (slot ${image.slot})` : dirOf(d);
     d = await this.write(d, ctx, {
       phase: 'active',
       phaseProgress: 100,
@@ -164,7 +163,7 @@ export class DeploymentReconciler implements Reconciler {
       conditions: this.conditions(d, 'Progressing', 'False', 'Complete', `live since ${iso(now)}`, { type: 'Ready', status: 'True', reason: 'Active', message: `serving ${dir}` }),
     });
     this.pipeline.forget(d.metadata.uid!);
-    await this.setLive(ps, service, { deployment: d.metadata.name!, dir }, ctx, true);
+    await this.setLive(ps, service, image ? { deployment: d.metadata.name!, ...image } : { deployment: d.metadata.name!, dir }, ctx, true);
     const all = (await this.o.store.resources.list(DEPLOYMENT, { namespace: d.metadata.namespace! })).items as unknown as Deployment[];
     for (const o of all)
       if (o.metadata.uid !== d.metadata.uid && targetOf(o) === targetOf(d) && o.status?.phase === 'active')
@@ -176,7 +175,7 @@ export class DeploymentReconciler implements Reconciler {
         }).catch((err: unknown) => this.o.log('could not mark a deployment superseded', err as Error, { key: `${o.metadata.namespace}/${o.metadata.name}` }));
     const seconds = ((now - (Date.parse(d.status?.startedAt ?? '') || now)) / 1000).toFixed(1);
     void this.o.events.record(involvedObjectOf(d as unknown as ResourceObject), 'Normal', 'Active', `${dir} is live on ProjectServer "${ps.metadata.name}" (service ${service}) after ${seconds} s`, { fence: ctx.fence });
-    await this.tidy(d, ps, container, all).catch((err: unknown) => this.o.log('pruning failed', err as Error, { key: `${d.metadata.namespace}/${d.metadata.name}` }));
+    if (container) await this.tidy(d, ps, container, all).catch((err: unknown) => this.o.log('pruning failed', err as Error, { key: `${d.metadata.namespace}/${d.metadata.name}` }));
   }
 
   /** Prunes release dirs beyond the history limit and temporaries nobody owns. */
@@ -232,6 +231,7 @@ export class DeploymentReconciler implements Reconciler {
   private async abandon(d: Deployment, ps: ProjectServer | undefined, rollback: boolean, ctx?: ReconcileContext, container?: ContainerState | null): Promise<string | undefined> {
     await this.pipeline.removeHelpers(d);
     if (!ps) return undefined;
+    if (ps.spec.serviceType === 'docker') return this.abandonDocker(d, ps, rollback, ctx);
     container ??= await this.o.docker.inspect(containerName(this.o.installation, { namespace: ps.metadata.namespace!, name: ps.metadata.name! }));
     if (!container?.running) return undefined; // the server's controller puts `current` back from its status
     const service = d.spec.service ?? 'site';
@@ -259,18 +259,38 @@ export class DeploymentReconciler implements Reconciler {
     return result;
   }
 
+  /** A docker server: the route back to the previous slot (if this one had switched it), the new container removed. */
+  private async abandonDocker(d: Deployment, ps: ProjectServer, rollback: boolean, ctx?: ReconcileContext): Promise<string | undefined> {
+    let result: string | undefined;
+    if (rollback && ctx && ps.status?.services?.site?.deployment === d.metadata.name) {
+      const prev = d.status?.phaseMetadata?.previous as { deployment: string | null; image: string; slot: 'a' | 'b' } | undefined;
+      await this.setLive(ps, 'site', prev?.deployment ? { deployment: prev.deployment, image: prev.image, slot: prev.slot } : null, ctx);
+      await this.docker.waitRoutesBack(d, ps, new AbortController().signal);
+      result = prev ? `${prev.image} (slot ${prev.slot})` : '';
+    }
+    const fresh = (await this.server(d)) ?? ps;
+    await this.docker.removeCandidate(d, fresh);
+    return result;
+  }
+
   /** Records on the server which release `current` must show (null: none). Retries write conflicts. */
-  private async setLive(ps: ProjectServer, service: string, entry: { deployment: string; dir: string } | null, ctx: ReconcileContext, isCurrent = false): Promise<void> {
+  private async setLive(ps: ProjectServer, service: string, entry: LiveEntry | null, ctx: ReconcileContext, isCurrent = false): Promise<void> {
     for (let i = 0; ; i++) {
       const fresh = i === 0 ? ps : await this.serverNamed(ps.metadata.namespace!, ps.metadata.name!);
       if (!fresh) return;
       const was = fresh.status?.services?.[service];
-      const same = entry ? was?.deployment === entry.deployment && was.dir === entry.dir && !was.fallbackFrom : was === undefined;
+      const same = entry
+        ? was?.deployment === entry.deployment && was.dir === entry.dir && was.image === entry.image && was.slot === entry.slot && !was.fallbackFrom
+        : was === undefined;
       if (same && (!isCurrent || fresh.status?.currentDeployment === entry?.deployment)) return;
       const patch = {
         metadata: { resourceVersion: fresh.metadata.resourceVersion },
         status: {
-          services: { [service]: entry ? { deployment: entry.deployment, dir: entry.dir, since: iso(this.o.clock.now()), fallbackFrom: null } : null },
+          services: {
+            [service]: entry
+              ? { deployment: entry.deployment, dir: entry.dir ?? null, image: entry.image ?? null, slot: entry.slot ?? null, since: iso(this.o.clock.now()), fallbackFrom: null }
+              : null,
+          },
           ...(isCurrent && entry ? { currentDeployment: entry.deployment } : {}),
         },
       };

@@ -46,8 +46,26 @@ export function parseMemory(s: string): number {
   return Math.round(Number(m[1]) * base ** pow);
 }
 
-export function desiredContainer(ps: ProjectServer, settings: ServerSettings): DesiredContainer {
-  const { spec } = ps;
+/**
+ * A docker server's release (blue/green): the image a Deployment put live and the slot its
+ * container runs in. Slot "a" is the server's own name, slot "b" that name with `_b`; a new
+ * release starts in the slot the live one does not use.
+ */
+export interface Release {
+  image: string;
+  slot: 'a' | 'b';
+}
+
+export const slotName = (base: string, slot: 'a' | 'b') => (slot === 'a' ? base : `${base}_b`);
+
+/** The release live on a docker server, from its status (written by the deployment controller). */
+export function liveRelease(ps: ProjectServer): Release | undefined {
+  const live = ps.status?.services?.site;
+  return ps.spec.serviceType === 'docker' && live?.image ? { image: live.image, slot: live.slot ?? 'a' } : undefined;
+}
+
+export function desiredContainer(ps: ProjectServer, settings: ServerSettings, release: Release | undefined = liveRelease(ps)): DesiredContainer {
+  const spec = release ? { ...ps.spec, image: release.image } : ps.spec;
   const owner = { kind: 'ProjectServer', namespace: ps.metadata.namespace!, name: ps.metadata.name!, uid: ps.metadata.uid! };
   const isStatic = spec.serviceType === 'static';
   const port = spec.port ?? (isStatic ? DEFAULTS.staticPort : undefined);
@@ -95,7 +113,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings): D
   };
   const hash = specHash(body);
   return {
-    spec: { ...body, name: containerName(settings.installation, owner), labels: managedLabels(settings.installation, owner, 'server', hash) },
+    spec: { ...body, name: slotName(containerName(settings.installation, owner), release?.slot ?? 'a'), labels: managedLabels(settings.installation, owner, 'server', hash) },
     hash,
     volume,
     volumeLabels: { ...managedLabels(settings.installation, owner, 'data'), [LABELS.retain]: String(spec.retainVolumeOnDelete === true) },

@@ -13,7 +13,7 @@
 //   exhausted): started; running but unhealthy (Docker never restarts those): restarted.
 //   Deployer's restarts back off per server (restarts.ts), and a crash loop becomes the
 //   Degraded condition (CrashLoopBackOff) with a Warning Event holding the last 100 log lines.
-import { DockerError, installationOwner, managedLabels, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
+import { DockerError, installationOwner, LABELS, managedLabels, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, jsonEqual, kindByName, type ResourceObject } from '../../resources/index.js';
 import type { ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
@@ -218,6 +218,9 @@ export class ProjectServerReconciler implements Reconciler {
     if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) return;
     const desired = desiredContainer(ps, this.o.settings);
     const docker = this.o.docker;
+    // every container of the server: both blue/green slots of a docker server
+    const mine = await docker.listContainers([`${LABELS.installation}=${this.o.settings.installation}`, `${LABELS.ownerUid}=${ps.metadata.uid}`, `${LABELS.role}=server`]);
+    for (const c of mine) await docker.remove(c.id);
     const state: ContainerState | null = await docker.inspect(desired.spec.name);
     if (state && managedOf(state.labels)?.owner.uid === ps.metadata.uid) await docker.remove(state.id);
     if (!ps.spec.retainVolumeOnDelete) await docker.removeVolume(desired.volume);

@@ -41,7 +41,9 @@ export async function healReleases(ps: ProjectServer, containerId: string, o: He
   let changed: Services | undefined;
   let current: string | undefined;
   let deployments: Deployment[] | undefined;
-  for (const [service, want] of Object.entries(services)) {
+  for (const [service, entry] of Object.entries(services)) {
+    if (!entry.dir) continue;
+    const want = { ...entry, dir: entry.dir };
     const listing = await vol.list(service);
     const intact = (dir: string) => listing.entries.some((e) => e.name === dir && e.marker !== undefined);
     if (intact(want.dir)) {

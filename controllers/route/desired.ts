@@ -7,8 +7,10 @@
 //   ServerNotFound). One whose server is not ready is applied, so it serves the moment the
 //   server does, but reports Ready=False with the server's reason.
 // - Static servers: requests go to `/<service>/current/<path without the prefix>` (service
-//   default `site`); docker servers get the path as it came.
+//   default `site`); docker servers get the path as it came, at the container of the slot
+//   their live release runs in (blue/green: status.services.site.slot).
 import { containerName } from '../../docker/index.js';
+import { liveRelease, slotName } from '../projectserver/container-spec.js';
 import type { ProxyRoute } from '../../proxy/index.js';
 import type { Condition, ProjectServer, Route } from '../../schemas/index.js';
 
@@ -90,7 +92,7 @@ export function desiredProxy(
           id: routeId(r),
           host: r.spec.host,
           pathPrefix: prefix,
-          upstream: `${containerName(o.installation, { namespace: r.metadata.namespace!, name: r.spec.projectServer })}:${upstreamPort}`,
+          upstream: `${slotName(containerName(o.installation, { namespace: r.metadata.namespace!, name: r.spec.projectServer }), liveRelease(server)?.slot ?? 'a')}:${upstreamPort}`,
           ...(isStatic ? { rewritePrefix: `/${r.spec.service ?? 'site'}/current` } : {}),
           ...(r.spec.tls ? { tls: true } : {}),
         });

@@ -1,0 +1,70 @@
+// Docker servers deploy blue/green: the new image starts beside the old one, takes traffic
+// only once it answers, and the old container goes; a new container that fails never takes
+// traffic.
+import t from 'tap';
+import { containerName, type DockerRuntime } from '../../docker/index.js';
+import { staticImage } from '../../images/index.js';
+import { startControllers } from '../helpers/controllers.js';
+import { DEPLOYMENT, deploy, proxyPort, ROUTE, SERVER, settled, site, st } from '../helpers/deployments.js';
+
+const NS = 'bg';
+
+/** An image FROM scratch whose httpd on :8080 serves `text`, or whose command fails. */
+export async function appImage(docker: DockerRuntime, text: string, fail = false): Promise<string> {
+  const base = staticImage();
+  return docker.ensureImage({
+    ...base,
+    repository: 'deployer-test/app',
+    files: { ...base.files, '/www/index.html': { content: text } },
+    cmd: fail ? ['sh', '-c', 'echo "cannot start: no config" >&2; exit 3'] : ['httpd', '-f', '-p', '8080', '-h', '/www'],
+  });
+}
+
+t.test('blue/green deployments of a docker server', async (t) => {
+  const h = await startControllers(t, ['projectserver', 'route', 'deployment']);
+  const [v0, v1, v2, bad] = await Promise.all([appImage(h.docker, 'app v0'), appImage(h.docker, 'app v1'), appImage(h.docker, 'app v2'), appImage(h.docker, 'x', true)]);
+  await h.store.resources.create(SERVER, NS, { metadata: { name: 'api' }, spec: { serviceType: 'docker', image: v0, port: 8080 } });
+  await h.store.resources.create(ROUTE, NS, { metadata: { name: 'api' }, spec: { host: 'api.test', projectServer: 'api' } });
+  const port = await proxyPort(h);
+  const body = async () => (await site(port, 'api.test')).body;
+  await h.until(async () => (await body()) === 'app v0', 'the server image through the proxy', 30_000);
+  const base = containerName(h.installation, { namespace: NS, name: 'api' });
+  const servers = async () => (await h.docker.listContainers([`deployer.dev/installation=${h.installation}`, 'deployer.dev/role=server'])).map((c) => c.name).sort();
+
+  await deploy(h, NS, 'one', 'api', { image: { name: v1 } });
+  let d = await settled(h, NS, 'one');
+  t.equal(st(d).phase, 'active', st(d).message);
+  t.equal(await body(), 'app v1');
+  t.same(await servers(), [`${base}_b`], 'the new container runs in slot b; the old one is gone');
+  let ps = await h.get(NS, 'api');
+  t.match(st(ps).services.site, { deployment: 'one', image: v1, slot: 'b' });
+  t.equal(st(ps).currentDeployment, 'one');
+
+  await deploy(h, NS, 'two', 'api', { image: { name: v2 } }, { healthCheck: { path: '/', contains: 'v2' } });
+  d = await settled(h, NS, 'two');
+  t.equal(st(d).phase, 'active', st(d).message);
+  t.equal(await body(), 'app v2');
+  t.same(await servers(), [base], 'back in slot a');
+  await h.until(async () => st(await h.store.resources.get(DEPLOYMENT, NS, 'one')).phase === 'superseded', 'one superseded');
+
+  await deploy(h, NS, 'broken', 'api', { image: { name: bad } }, { progressDeadlineSeconds: 20 });
+  d = await settled(h, NS, 'broken');
+  t.equal(st(d).phase, 'failed');
+  t.match(st(d).message, /never became ready[\s\S]*no config/);
+  t.equal(await body(), 'app v2', 'a failed new container never took traffic');
+  t.same(await servers(), [base], 'and it is gone');
+
+  await deploy(h, NS, 'missing', 'api', { image: { name: 'deployer-test/nope:1' } });
+  d = await settled(h, NS, 'missing');
+  t.equal(st(d).phase, 'failed');
+  t.match(st(d).message, /ImageNotFound/);
+
+  await deploy(h, NS, 'files', 'api', { inline: { files: { 'a.txt': 'a' } } });
+  d = await settled(h, NS, 'files');
+  t.equal(st(d).phase, 'failed');
+  t.match(st(d).message, /needs source.image/);
+
+  ps = await h.get(NS, 'api');
+  t.match(st(ps).services.site, { deployment: 'two', image: v2, slot: 'a' });
+  t.equal(st(ps).health, 'healthy');
+});
