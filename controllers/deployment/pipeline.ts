@@ -18,7 +18,7 @@ import { ApiError, kindByName } from '../../resources/index.js';
 import type { Deployment, ProjectServer, Route } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import type { FaultHook } from '../runtime/fault.js';
-import { buildDir, deploymentOfDir, markerOf, MARKER_FILE, releaseDir, serviceDir, STATIC_ROOT, tmpDir } from '../releases/layout.js';
+import { buildDir, deploymentOfDir, markerOf, MARKER_FILE, NOT_INTACT, releaseDir, serviceDir, STATIC_ROOT, tmpDir, type ServiceListing } from '../releases/layout.js';
 import { VolumeOpError, type ReleaseVolume } from '../releases/volume.js';
 import { probe, type ProbeTarget } from './health.js';
 import { deadlineOf, dirOf, type Phase } from './logic.js';
@@ -73,6 +73,14 @@ export interface PipelineOptions {
   network: string;
   /** Host port of the proxy's HTTP server, or undefined when it is not running. */
   proxyPort(): Promise<number | undefined>;
+}
+
+/** `{ previous }`: the release `current` shows now, unless it is `dir` (then what was recorded stays). */
+function previousOf(run: Run, listing: ServiceListing, dir: string): Metadata {
+  if ('previous' in meta(run.d)) return {};
+  const cur = listing.current && listing.current !== dir ? listing.current : undefined;
+  const live = run.ps.status?.services?.[run.service];
+  return { previous: cur && deploymentOfDir(cur) ? { dir: cur, deployment: live?.dir === cur ? live.deployment : deploymentOfDir(cur)! } : null };
 }
 
 /** Files get the Deployment's creation time: a changed file of the same size must not keep its ETag. */
@@ -145,7 +153,12 @@ export class StaticPipeline {
     if (!entry || entry.marker !== want)
       return { kind: 'fail', reason: 'SourceNotFound', message: `spec.source.fromDeployment: the files of Deployment "${name}" are no longer on the server (${dir}${entry ? ' belongs to another release' : ' was pruned or removed'})` };
     await run.fault('pulling_source', run.signal);
-    return { kind: 'next', phase: 'creating_symlinks', metadata: { dir, marker: want, reusedFrom: name, files: meta(ref).files ?? null }, message: `reusing the files of Deployment "${name}"` };
+    return {
+      kind: 'next',
+      phase: 'creating_symlinks',
+      metadata: { dir, marker: want, reusedFrom: name, files: meta(ref).files ?? null, ...previousOf(run, listing, dir) },
+      message: `reusing the files of Deployment "${name}"`,
+    };
   }
 
   /** The fetched source: from memory, or fetched again after a crash (the same content, or a failure). */
@@ -175,7 +188,7 @@ export class StaticPipeline {
     await this.removeHelpers(d);
     const got = await this.content(run);
     if ('kind' in got) return got;
-    await vol.remove(service, [buildDir(name)]);
+    if (listing.entries.some((e) => e.name === buildDir(name))) await vol.remove(service, [buildDir(name)]);
     await vol.upload(await packTar(got.entries, { prefix: `${service}/${buildDir(name)}`, mtime: mtimeOf(d) }), run.signal);
     await run.fault('building', run.signal);
     const build = d.spec.build!;
@@ -219,36 +232,32 @@ export class StaticPipeline {
           mtime: mtimeOf(d),
           extra: [{ path: MARKER_FILE, type: 'file', mode: 0o644, data: Buffer.from(`${marker(d)}\n`) }],
         });
-        await vol.remove(service, [tmpDir(name)]);
+        if (listing.entries.some((e) => e.name === tmpDir(name))) await vol.remove(service, [tmpDir(name)]); // a crashed copy
         await vol.upload(tar, run.signal);
       }
       await run.fault('copying_files', run.signal);
       await vol.promote(service, tmpDir(name), releaseDir(name));
     }
     if (d.spec.build) await vol.remove(service, [buildDir(name)]);
-    return { kind: 'next', phase: 'creating_symlinks', message: `files in ${releaseDir(name)}` };
+    return { kind: 'next', phase: 'creating_symlinks', metadata: previousOf(run, listing, releaseDir(name)), message: `files in ${releaseDir(name)}` };
   }
 
   private async link(run: Run): Promise<Step> {
     const { d, service, vol } = run;
     const dir = dirOf(d);
-    const listing = await vol.list(service);
-    const entry = listing.entries.find((e) => e.name === dir);
     const want = typeof meta(d).marker === 'string' ? (meta(d).marker as string) : marker(d);
-    if (!entry || entry.marker !== want) {
+    // what to roll back to: recorded before anything changes (copying_files or the rollback's
+    // pulling_source did), so a resumed run still knows it
+    if (!('previous' in meta(d))) await run.saveMetadata(previousOf(run, await vol.list(service), dir));
+    await run.setLive({ deployment: d.metadata.name!, dir });
+    await run.fault('creating_symlinks', run.signal);
+    try {
+      await vol.switchCurrent(service, dir, d.metadata.name!, want);
+    } catch (err) {
+      if (!(err instanceof VolumeOpError && err.exitCode === NOT_INTACT)) throw err;
       if (meta(d).reusedFrom) return { kind: 'fail', reason: 'SourceNotFound', message: `the files in ${dir} went away before the switch` };
       return { kind: 'next', phase: 'copying_files', message: `${dir} went away before the switch; copying again` };
     }
-    if (!('previous' in meta(d))) {
-      // recorded before anything changes, so a resumed run still knows what to roll back to
-      const cur = listing.current && listing.current !== dir ? listing.current : undefined;
-      const liveEntry = run.ps.status?.services?.[service];
-      const previous = cur && deploymentOfDir(cur) ? { dir: cur, deployment: liveEntry?.dir === cur ? liveEntry.deployment : deploymentOfDir(cur)! } : null;
-      await run.saveMetadata({ previous });
-    }
-    await run.setLive({ deployment: d.metadata.name!, dir });
-    await run.fault('creating_symlinks', run.signal);
-    if (listing.current !== dir) await vol.switchCurrent(service, dir, d.metadata.name!);
     return { kind: 'next', phase: 'updating_routes', message: `current -> ${dir}` };
   }
 

@@ -83,6 +83,7 @@ export class DeploymentReconciler implements Reconciler {
     }
     const fault: FaultHook = d.status?.attempts === 1 ? this.o.fault : async () => undefined;
 
+    let container: ContainerState | null = null;
     while (!signal.aborted) {
       const phase = d.status!.phase!;
       const all = (await this.o.store.resources.list(DEPLOYMENT, { namespace })).items as unknown as Deployment[];
@@ -95,7 +96,8 @@ export class DeploymentReconciler implements Reconciler {
       if (ps.spec.serviceType === 'static' && d.spec.source.image)
         return this.fail(d, ps, ctx, 'InvalidSource', `ProjectServer "${ps.metadata.name}" serves static files; an image source needs a "docker" server`);
       const isDocker = ps.spec.serviceType === 'docker';
-      const container = isDocker ? null : await this.o.docker.inspect(containerName(this.o.installation, { namespace, name: ps.metadata.name! }));
+      // inspected once a pass: its id does not change while it runs (an exec into a replaced one fails, and the pass is retried)
+      if (!isDocker && !container?.running) container = await this.o.docker.inspect(containerName(this.o.installation, { namespace, name: ps.metadata.name! }));
       if (!isDocker && !container?.running) return this.waitFor(d, ctx, `waiting for the container of ProjectServer "${ps.metadata.name}" to run`, WAIT_SERVER_MS);
       if (phase === 'creating_symlinks' || (isDocker && phase === 'updating_routes')) {
         const older = mustWaitFor(d, all);

@@ -60,8 +60,17 @@ export function parseListing(out: string): ServiceListing {
   return listing;
 }
 
-/** `cd <dir> && ln -sfn <target> <tmp> && mv -Tf <tmp> current`: rename(2) replaces the link atomically. */
-export const SWITCH_SCRIPT = 'cd "$1" && ln -sfn "$2" "$3" && mv -Tf "$3" current';
+/**
+ * `cd <dir> && ln -sfn <target> <tmp> && mv -Tf <tmp> current`: rename(2) replaces the link
+ * atomically. With a marker ($4), the target's marker must be it (else exit 4: not intact).
+ */
+export const SWITCH_SCRIPT = [
+  'cd "$1" || exit 2',
+  '[ -z "$4" ] || [ "$(head -n 1 "$2/.deployer-release" 2>/dev/null)" = "$4" ] || exit 4',
+  'ln -sfn "$2" "$3" && mv -Tf "$3" current',
+].join('\n');
+/** The exit code of SWITCH_SCRIPT when the target is not the release it should be. */
+export const NOT_INTACT = 4;
 
 /** Removes the named entries of a service dir (names only, no slashes; checked by the caller). */
 export const REMOVE_SCRIPT = 'cd "$1" 2>/dev/null || exit 0; shift; rm -rf -- "$@"';

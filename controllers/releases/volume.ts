@@ -57,9 +57,13 @@ export class ReleaseVolume {
     await this.docker.putArchive(this.containerId, STATIC_ROOT, tar, { signal });
   }
 
-  /** Points `current` at `target` atomically (link under `.current-<tag>`, renamed over it). */
-  async switchCurrent(service: string, target: string, tag: string): Promise<void> {
-    await this.sh(`switching ${serviceDir(service)}/current to ${target}`, SWITCH_SCRIPT, [serviceDir(service), target, `.current-${tag}`]);
+  /**
+   * Points `current` at `target` atomically (link under `.current-<tag>`, renamed over it).
+   * With `marker`, only when the target's marker file says so: else a VolumeOpError with exit
+   * code NOT_INTACT, and `current` is untouched.
+   */
+  async switchCurrent(service: string, target: string, tag: string, marker?: string): Promise<void> {
+    await this.sh(`switching ${serviceDir(service)}/current to ${target}`, SWITCH_SCRIPT, [serviceDir(service), target, `.current-${tag}`, marker ?? '']);
   }
 
   /** Removes entries of the service dir (plain names, e.g. `.tmp-deployment-x`, `current`). */

@@ -1,6 +1,7 @@
 // Deployments in integration and end-to-end tests: create a static site with a Route, deploy
 // into it, wait for a phase, read the proxy's port and what a service dir holds.
-import { containerName, proxyContainerName, type DockerRuntime } from '../../docker/index.js';
+import { containerName, installationFilter, proxyContainerName, type DockerRuntime } from '../../docker/index.js';
+import { staticImage } from '../../images/index.js';
 import { kindByName, type ResourceObject } from '../../resources/index.js';
 import type { Store } from '../../store/index.js';
 import { getWithHost } from './installation.js';
@@ -64,3 +65,35 @@ export async function serviceDir(e: DeployEnv, ns: string, server: string, servi
 }
 
 export const site = (port: number, host: string, path = '/') => getWithHost(port, host, path);
+
+/**
+ * The `deployment-*` dirs of `/srv/static/<service>` with the first line of each one's
+ * `.deployer-release` marker ('' when it has none), for "exactly one dir holds this release".
+ */
+export async function releaseMarkers(e: DeployEnv, ns: string, server: string, service = 'site'): Promise<Map<string, string>> {
+  const c = await e.docker.inspect(containerName(e.installation, { namespace: ns, name: server }));
+  const script = 'cd "/srv/static/$1" 2>/dev/null || exit 0; for d in deployment-*; do [ -d "$d" ] || continue; printf "%s %s\\n" "$d" "$(head -n 1 "$d/.deployer-release" 2>/dev/null)"; done';
+  const r = await e.docker.exec(c!.id, ['sh', '-c', script, 'sh', service]);
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const at = line.indexOf(' ');
+    out.set(line.slice(0, at), line.slice(at + 1).trim());
+  }
+  return out;
+}
+
+/** Names of the helper containers (role=helper) of the installation, running or not. */
+export async function helperContainers(e: DeployEnv): Promise<string[]> {
+  return (await e.docker.listContainers(installationFilter(e.installation, 'helper'))).map((c) => c.name || c.id);
+}
+
+/** An image FROM scratch (deployer-test/app) whose httpd on :8080 serves `text` at `/`, or whose command fails. */
+export async function appImage(docker: DockerRuntime, text: string, fail = false): Promise<string> {
+  const base = staticImage();
+  return docker.ensureImage({
+    ...base,
+    repository: 'deployer-test/app',
+    files: { ...base.files, '/www/index.html': { content: text } },
+    cmd: fail ? ['sh', '-c', 'echo "cannot start: no config" >&2; exit 3'] : ['httpd', '-f', '-p', '8080', '-h', '/www'],
+  });
+}

@@ -2,23 +2,11 @@
 // only once it answers, and the old container goes; a new container that fails never takes
 // traffic.
 import t from 'tap';
-import { containerName, type DockerRuntime } from '../../docker/index.js';
-import { staticImage } from '../../images/index.js';
+import { containerName } from '../../docker/index.js';
 import { startControllers } from '../helpers/controllers.js';
-import { DEPLOYMENT, deploy, proxyPort, ROUTE, SERVER, settled, site, st } from '../helpers/deployments.js';
+import { appImage, DEPLOYMENT, deploy, proxyPort, ROUTE, SERVER, settled, site, st } from '../helpers/deployments.js';
 
 const NS = 'bg';
-
-/** An image FROM scratch whose httpd on :8080 serves `text`, or whose command fails. */
-export async function appImage(docker: DockerRuntime, text: string, fail = false): Promise<string> {
-  const base = staticImage();
-  return docker.ensureImage({
-    ...base,
-    repository: 'deployer-test/app',
-    files: { ...base.files, '/www/index.html': { content: text } },
-    cmd: fail ? ['sh', '-c', 'echo "cannot start: no config" >&2; exit 3'] : ['httpd', '-f', '-p', '8080', '-h', '/www'],
-  });
-}
 
 t.test('blue/green deployments of a docker server', async (t) => {
   const h = await startControllers(t, ['projectserver', 'route', 'deployment']);
