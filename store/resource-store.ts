@@ -129,8 +129,13 @@ export class ResourceStore {
     this.batcher = new WriteBatcher(pool, { isConnectionError });
   }
 
+  /**
+   * RFC 3339 with milliseconds (Kubernetes clients parse fractional seconds): objects created
+   * within one second keep their order, which "older" and "newer" rules rely on (Route
+   * conflicts, superseded Deployments).
+   */
   private timestamp(): string {
-    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return this.now().toISOString();
   }
 
   private context(namespace: string, name?: string): WriteContext {

@@ -15,7 +15,7 @@
 //   Degraded condition (CrashLoopBackOff) with a Warning Event holding the last 100 log lines.
 import { DockerError, installationOwner, LABELS, managedLabels, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, jsonEqual, kindByName, type ResourceObject } from '../../resources/index.js';
-import type { ProjectServer } from '../../schemas/index.js';
+import type { Deployment, ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import type { EventRecorder } from '../runtime/event-recorder.js';
 import { involvedObjectOf } from '../runtime/event-recorder.js';
@@ -29,6 +29,7 @@ import { computeStatus } from './status.js';
 
 export const FINALIZER = 'deployer.dev/cleanup';
 const KIND = kindByName('ProjectServer')!;
+const DEPLOYMENT = kindByName('Deployment')!;
 /** How often a server whose image is missing is looked at again. */
 const MISSING_IMAGE_RETRY_MS = 30_000;
 const LOG_LINES = 100;
@@ -141,6 +142,7 @@ export class ProjectServerReconciler implements Reconciler {
     if (actions.length) state = await docker.inspect(desired.spec.name);
     book = observeDocker(book, state, now());
     let healRetry: number | undefined;
+    if (ps.spec.serviceType === 'docker') await this.removeStraySlots(ps, desired.spec.name);
     if (ps.spec.serviceType === 'static' && !ps.spec.stopped) {
       const services = Object.keys(ps.status?.services ?? {});
       this.o.watchReleases?.(key, desired.volume, services);
@@ -174,6 +176,22 @@ export class ProjectServerReconciler implements Reconciler {
     }
     const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now()), healRetry].filter((x): x is number => x !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /**
+   * A docker server's container in the slot that is not live, when no Deployment of the server
+   * is in progress (a blue/green run interrupted, then deleted or failed without its cleanup).
+   */
+  private async removeStraySlots(ps: ProjectServer, live: string): Promise<void> {
+    const mine = await this.o.docker.listContainers([`${LABELS.installation}=${this.o.settings.installation}`, `${LABELS.ownerUid}=${ps.metadata.uid}`, `${LABELS.role}=server`]);
+    const stray = mine.filter((c) => c.name !== live);
+    if (stray.length === 0) return;
+    const { items } = await this.o.store.resources.list(DEPLOYMENT, { namespace: ps.metadata.namespace! });
+    const busy = (items as unknown as Deployment[]).some(
+      (d) => d.spec.projectServer === ps.metadata.name && !d.metadata.deletionTimestamp && !['active', 'superseded', 'failed'].includes(d.status?.phase ?? 'queued'),
+    );
+    if (busy) return;
+    for (const c of stray) await this.o.docker.remove(c.id);
   }
 
   private async fail(ps: ProjectServer, ctx: ReconcileContext, book: Required<Bookkeeping>, image: string, reason: string, message: string): Promise<void> {

@@ -42,3 +42,25 @@ t.test('inline deployments go live, supersede, roll back', async (t) => {
   t.equal(dir.current, 'deployment-v1');
   t.notOk(dir.entries.some((e) => e.includes('bad')), 'nothing of the failed release is left');
 });
+
+t.test('a newer deployment supersedes one still building; a missing server runs into the deadline', async (t) => {
+  const h = await startControllers(t, ['projectserver', 'route', 'deployment']);
+  await staticSite(h, NS, 'docs');
+  const port = await proxyPort(h);
+  await deploy(h, NS, 'slow', 'docs', { inline: { files: { 'index.html': 'slow' } } }, { build: { command: ['sh', '-c', 'sleep 3'] } });
+  await h.until(async () => st(await h.store.resources.get(DEPLOYMENT, NS, 'slow')).phase === 'building', 'slow to build');
+  await deploy(h, NS, 'quick', 'docs', { inline: { files: { 'index.html': 'quick' } } });
+  t.equal(st(await settled(h, NS, 'quick')).phase, 'active');
+  const slow = await settled(h, NS, 'slow');
+  t.equal(st(slow).phase, 'superseded');
+  t.match(st(slow).message, /superseded by the newer Deployment "quick"/);
+  t.equal((await site(port, 'docs.test')).body, 'quick');
+  const dir = await serviceDir(h, NS, 'docs');
+  t.same(dir, { current: 'deployment-quick', entries: ['current', 'deployment-quick'] }, 'nothing of the superseded one is left');
+
+  await deploy(h, NS, 'nowhere', 'no-such-server', { inline: { files: { 'index.html': 'x' } } }, { progressDeadlineSeconds: 2 });
+  const d = await settled(h, NS, 'nowhere', 15_000);
+  t.equal(st(d).phase, 'failed');
+  t.match(st(d).message, /^ProgressDeadlineExceeded: .*within 2 s/);
+  t.match(st(d).conditions, [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }]);
+});

@@ -80,7 +80,7 @@ t.test('two Routes for one host: the older keeps it, the newer gets Conflict; de
   const port = await proxyPort(h);
   await h.store.resources.create(ROUTE, NS, route('first', { host: 'same.test', projectServer: 'one' }));
   await h.until(async () => (await get(port, 'same.test')).body === 'one', 'the first Route');
-  await new Promise((r) => setTimeout(r, 1100)); // creationTimestamp has second precision
+  await new Promise((r) => setTimeout(r, 50)); // created later: the newer claimant
   await h.store.resources.create(ROUTE, NS, route('second', { host: 'same.test', projectServer: 'two' }));
   const second = await h.until(async () => {
     const o = await h.store.resources.get(ROUTE, NS, 'second');
