@@ -4,6 +4,7 @@ import { GROUP_VERSION } from '../../schemas/index.js';
 import {
   ApiError,
   fieldPath,
+  immutableFieldErrors,
   kindByName,
   kindRuleErrors,
   metadataErrors,
@@ -218,6 +219,32 @@ t.test('Deployment source needs exactly one kind of source', async (t) => {
   for (const source of [{ inline: { files: { 'index.html': '<h1>hi</h1>' } } }, { archive: { url: 'https://x/a.tgz' } }, { fromDeployment: { name: 'v1' } }, { image: { name: 'nginx' } }])
     t.equal(check(DEPLOY, { projectServer: 'blog', source }), undefined, `source ${Object.keys(source)[0]}`);
   t.same(kindRuleErrors('Route', { source: {} }), [], 'other kinds have no source rule');
+});
+
+t.test('Deployment sources: safe inline paths within 1 MiB, http(s) archives, plain git refs, a build only over files', async (t) => {
+  const inline = (files: Obj) => check(DEPLOY, { projectServer: 'blog', source: { inline: { files } } });
+  for (const bad of ['../etc/passwd', '/abs.txt', 'a/../../b', 'nul\u0000.txt', 'back\\slash', ''])
+    t.same(fields(inline({ [bad]: 'x' })), [`spec.source.inline.files[${JSON.stringify(bad)}]`], `inline path ${JSON.stringify(bad)}`);
+  t.equal(inline({ 'a/b/c.html': 'x', './d.txt': 'y' }), undefined, 'relative paths are fine');
+  t.same(fields(inline({})), ['spec.source.inline.files'], 'at least one file');
+  const big = inline({ 'a.txt': 'x'.repeat(1024 * 1024) });
+  t.same(fields(big), ['spec.source.inline.files']);
+  t.match(big?.message, /at most 1048576 bytes/);
+  t.same(fields(check(DEPLOY, { projectServer: 'blog', source: { archive: { url: 'ftp://x/a.tar' } } })), ['spec.source.archive.url']);
+  t.same(fields(check(DEPLOY, { projectServer: 'blog', source: { archive: { url: 'file:///etc/passwd' } } })), ['spec.source.archive.url']);
+  t.same(fields(check(DEPLOY, { projectServer: 'blog', source: { git: { url: '--upload-pack=evil' } } })), ['spec.source.git.url']);
+  for (const ref of ['-x', 'a..b', 'a b', 'a:b'])
+    t.same(fields(check(DEPLOY, { projectServer: 'blog', source: { git: { url: '/srv/repo', ref } } })), ['spec.source.git.ref'], `ref ${ref}`);
+  t.equal(check(DEPLOY, { projectServer: 'blog', source: { git: { url: '/srv/repo', ref: 'release/v1.2' } } }), undefined);
+  t.same(fields(check(DEPLOY, { projectServer: 'blog', source: GOOD_SOURCE, build: { command: ['make'], outputDir: '../out' } })), ['spec.build.outputDir']);
+  t.same(fields(check(DEPLOY, { projectServer: 'blog', source: { image: { name: 'nginx' } }, build: { command: ['make'] } })), ['spec.build']);
+});
+
+t.test('a Deployment is one release: its server, service, source and build cannot change', async (t) => {
+  const before = { projectServer: 'blog', service: 'site', source: GOOD_SOURCE };
+  t.same(immutableFieldErrors('Deployment', before, { ...before, source: { git: { url: 'https://example.com/site.git', ref: 'dev' } } }).map((c) => c.field), ['spec.source']);
+  t.same(immutableFieldErrors('Deployment', before, { ...before, projectServer: 'other', service: 'docs' }).map((c) => c.field), ['spec.projectServer', 'spec.service']);
+  t.same(immutableFieldErrors('Deployment', before, { ...before, progressDeadlineSeconds: 60, healthCheck: { path: '/' } }), [], 'the deadline and the health check may change');
 });
 
 t.test('fieldPath turns JSON pointers into Kubernetes field paths', async (t) => {
