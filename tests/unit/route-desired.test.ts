@@ -2,7 +2,7 @@
 // (controllers/route/desired.ts), and the Caddy config they become (proxy/config.ts).
 import t from 'tap';
 import { desiredProxy } from '../../controllers/route/desired.js';
-import { appsConfig } from '../../proxy/index.js';
+import { appsConfig, dialsByRoute } from '../../proxy/index.js';
 import type { ProjectServer, Route } from '../../schemas/index.js';
 
 const route = (name: string, spec: Partial<Route['spec']>, created = '2026-01-01T00:00:00Z', ns = 'web'): Route => ({
@@ -89,4 +89,18 @@ t.test('the Caddy config: most specific first, prefix stripped for static, a 404
   t.match(plain.routes[3].handle[0], { handler: 'static_response', status_code: 404 });
   t.same(apps.http.servers['deployer-tls'].routes.map((r: any) => r['@id']), ['secure']);
   t.notOk('deployer-tls' in (appsConfig([], { http: 80, https: 443 }) as any).http.servers, 'no TLS server without TLS routes');
+});
+
+t.test('a docker server routes to the slot of its live release (blue/green); the config read back names the dials', async (t) => {
+  const app = server('app', { serviceType: 'docker', image: 'x', port: 3000 });
+  t.equal(desiredProxy([route('r', { projectServer: 'app' })], [app], O).routes[0]!.upstream, 'dp-abcdef-web-app:3000', 'no release: slot a');
+  app.status!.services = { site: { deployment: 'v2', image: 'x:2', slot: 'b' } };
+  const d = desiredProxy([route('r', { projectServer: 'app' })], [app], O);
+  t.equal(d.routes[0]!.upstream, 'dp-abcdef-web-app_b:3000', 'slot b');
+  const dials = dialsByRoute({ apps: appsConfig(d.routes, { http: 80, https: 443 }) });
+  t.same(dials.get('route-web-r'), ['dp-abcdef-web-app_b:3000']);
+  t.same(dialsByRoute(null), new Map());
+  const stat = server('s');
+  stat.status!.services = { site: { deployment: 'v2', dir: 'deployment-v2', slot: 'b' } };
+  t.equal(desiredProxy([route('r', { projectServer: 's' })], [stat], O).routes[0]!.upstream, 'dp-abcdef-web-s:80', 'static servers have one container');
 });
