@@ -9,13 +9,26 @@ import type { ContainerRuntime } from '../../docker/index.js';
 import { kindByName, type ResourceObject } from '../../resources/index.js';
 import type { Deployment, ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
-import { dirOf, targetOf, byCreation } from '../deployment/logic.js';
+import { byCreation, dirOf, inSwitchZone, targetOf } from '../deployment/logic.js';
 import type { EventRecorder } from '../runtime/event-recorder.js';
 import { involvedObjectOf } from '../runtime/event-recorder.js';
 import type { Fence } from '../../store/index.js';
-import { ReleaseVolume } from '../releases/volume.js';
+import { MOVED } from '../releases/layout.js';
+import { ReleaseVolume, VolumeOpError } from '../releases/volume.js';
 
 const DEPLOYMENT = kindByName('Deployment')!;
+const SERVER = kindByName('ProjectServer')!;
+
+/** Switches `current` to `dir` if it still is `seen`; false when someone switched it meanwhile. */
+async function switched(vol: ReleaseVolume, service: string, dir: string, seen: string | undefined): Promise<boolean> {
+  try {
+    await vol.switchCurrent(service, dir, 'heal', undefined, seen ?? null);
+    return true;
+  } catch (err) {
+    if (err instanceof VolumeOpError && err.exitCode === MOVED) return false;
+    throw err;
+  }
+}
 
 type Services = NonNullable<NonNullable<ProjectServer['status']>['services']>;
 
@@ -46,15 +59,20 @@ export async function healReleases(ps: ProjectServer, containerId: string, o: He
     const want = { ...entry, dir: entry.dir };
     const listing = await vol.list(service);
     const intact = (dir: string) => listing.entries.some((e) => e.name === dir && e.marker !== undefined);
-    if (intact(want.dir)) {
-      if (listing.current !== want.dir) {
-        await vol.switchCurrent(service, want.dir, 'heal');
-        void o.events.record(involved, 'Warning', 'SymlinkRepaired', `${service}/current ${listing.current ? `pointed at ${listing.current}` : 'was missing'}; put back to ${want.dir}`, { fence: o.fence });
-      }
-      continue;
-    }
+    if (intact(want.dir) && listing.current === want.dir) continue;
+    // Something to repair. Not while a deployment of this service switches (it told the
+    // server's status before switching, but this reconcile may have read the status earlier),
+    // and only if the status still says so now, and `current` is still what was listed.
     deployments ??= (await o.store.resources.list(DEPLOYMENT, { namespace: ps.metadata.namespace! })).items as unknown as Deployment[];
     const target = `${ps.metadata.namespace}/${ps.metadata.name}/${service}`;
+    if (deployments.some((d) => targetOf(d) === target && !d.metadata.deletionTimestamp && inSwitchZone(d.status?.phase))) continue;
+    const now = ((await o.store.resources.get(SERVER, ps.metadata.namespace!, ps.metadata.name!)) as unknown as ProjectServer).status?.services?.[service];
+    if (now?.dir !== want.dir || now.deployment !== want.deployment) continue;
+    if (intact(want.dir)) {
+      if (await switched(vol, service, want.dir, listing.current))
+        void o.events.record(involved, 'Warning', 'SymlinkRepaired', `${service}/current ${listing.current ? `pointed at ${listing.current}` : 'was missing'}; put back to ${want.dir}`, { fence: o.fence });
+      continue;
+    }
     const candidates = deployments
       .filter((d) => targetOf(d) === target && (d.status?.phase === 'active' || d.status?.phase === 'superseded') && dirOf(d) !== want.dir && intact(dirOf(d)))
       .sort(byCreation)
@@ -65,7 +83,7 @@ export async function healReleases(ps: ProjectServer, containerId: string, o: He
       continue;
     }
     const dir = dirOf(fallback);
-    await vol.switchCurrent(service, dir, 'heal');
+    if (!(await switched(vol, service, dir, listing.current))) continue;
     changed = { ...(changed ?? services), [service]: { deployment: fallback.metadata.name!, dir, since: o.now, fallbackFrom: want.dir } };
     current = fallback.metadata.name!;
     void o.events.record(

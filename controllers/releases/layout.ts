@@ -63,14 +63,20 @@ export function parseListing(out: string): ServiceListing {
 /**
  * `cd <dir> && ln -sfn <target> <tmp> && mv -Tf <tmp> current`: rename(2) replaces the link
  * atomically. With a marker ($4), the target's marker must be it (else exit 4: not intact).
+ * With an expected link ($5, `-` for none), `current` must still be that (else exit 5): the
+ * self-healing never undoes a switch it did not see.
  */
 export const SWITCH_SCRIPT = [
   'cd "$1" || exit 2',
   '[ -z "$4" ] || [ "$(head -n 1 "$2/.deployer-release" 2>/dev/null)" = "$4" ] || exit 4',
-  'ln -sfn "$2" "$3" && mv -Tf "$3" current',
+  'ln -sfn "$2" "$3" || exit 1',
+  '[ -z "$5" ] || [ "$(readlink current 2>/dev/null || echo -)" = "$5" ] || { rm -f "$3"; exit 5; }',
+  'mv -Tf "$3" current',
 ].join('\n');
 /** The exit code of SWITCH_SCRIPT when the target is not the release it should be. */
 export const NOT_INTACT = 4;
+/** The exit code of SWITCH_SCRIPT when `current` is no longer what the caller saw (someone else switched it). */
+export const MOVED = 5;
 
 /** Removes the named entries of a service dir (names only, no slashes; checked by the caller). */
 export const REMOVE_SCRIPT = 'cd "$1" 2>/dev/null || exit 0; shift; rm -rf -- "$@"';

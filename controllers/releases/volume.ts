@@ -60,10 +60,12 @@ export class ReleaseVolume {
   /**
    * Points `current` at `target` atomically (link under `.current-<tag>`, renamed over it).
    * With `marker`, only when the target's marker file says so: else a VolumeOpError with exit
-   * code NOT_INTACT, and `current` is untouched.
+   * code NOT_INTACT, and `current` is untouched. With `expectCurrent` (null: no link), only when
+   * `current` still is that: else exit code MOVED.
    */
-  async switchCurrent(service: string, target: string, tag: string, marker?: string): Promise<void> {
-    await this.sh(`switching ${serviceDir(service)}/current to ${target}`, SWITCH_SCRIPT, [serviceDir(service), target, `.current-${tag}`, marker ?? '']);
+  async switchCurrent(service: string, target: string, tag: string, marker?: string, expectCurrent?: string | null): Promise<void> {
+    const expect = expectCurrent === undefined ? '' : (expectCurrent ?? '-');
+    await this.sh(`switching ${serviceDir(service)}/current to ${target}`, SWITCH_SCRIPT, [serviceDir(service), target, `.current-${tag}`, marker ?? '', expect]);
   }
 
   /** Removes entries of the service dir (plain names, e.g. `.tmp-deployment-x`, `current`). */

@@ -8,6 +8,8 @@
 // and before the rename over `current`…). The caller decides whether the hook applies (the
 // deployment controller: only on a deployment's first attempt, so that the process that
 // resumes it is not stopped again). Unset, the hook costs one comparison.
+import { writeSync } from 'node:fs';
+
 export interface FaultSpec {
   point: string;
   action: 'crash' | 'pause';
@@ -29,6 +31,8 @@ export function faultHook(spec: FaultSpec | undefined, onFault: (spec: FaultSpec
     if (point !== spec.point) return;
     onFault(spec);
     if (spec.action === 'crash') {
+      // written synchronously: an asynchronous logger would lose the line to the SIGKILL
+      writeSync(2, `deployer: fault hook: crash at ${point}\n`);
       process.kill(process.pid, 'SIGKILL');
       await new Promise(() => undefined);
     }

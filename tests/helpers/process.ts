@@ -38,7 +38,15 @@ export async function spawnServer(
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   let done = false;
-  void exited.then(() => (done = true));
+  // tap's timeout ends a test file without its teardowns: never leave a deployer behind
+  const orphanGuard = () => {
+    if (!done) proc.kill('SIGKILL');
+  };
+  process.on('exit', orphanGuard);
+  void exited.then(() => {
+    done = true;
+    process.off('exit', orphanGuard);
+  });
   t.teardown(async () => {
     if (!done) {
       proc.kill('SIGKILL');
