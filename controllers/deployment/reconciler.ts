@@ -12,7 +12,7 @@
 //   helpers go; if it had switched `current`, the previous release is put back (a Warning
 //   Event says so) — a failed deployment never leaves the site worse.
 // - superseded before its switch: its temporaries and dir go.
-import { containerName, proxyContainerName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
+import { containerName, proxyContainerName, volumeName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, kindByName, setCondition, type ResourceObject } from '../../resources/index.js';
 import type { Condition, Deployment, ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
@@ -23,7 +23,7 @@ import type { FaultHook } from '../runtime/fault.js';
 import { parseKey } from '../runtime/informer.js';
 import type { LogFn } from '../runtime/log.js';
 import { buildDir, linkTmp, releaseDir, tmpDir } from '../releases/layout.js';
-import { ReleaseVolume } from '../releases/volume.js';
+import { Mountpoints, ReleaseVolume } from '../releases/volume.js';
 import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, prunable, strayTemporaries, supersededBy, targetOf, DEFAULT_HISTORY_LIMIT, type Phase } from './logic.js';
 import { DockerPipeline } from './docker-pipeline.js';
 import { StaticPipeline, type LiveEntry, type Metadata, type Run, type Step } from './pipeline.js';
@@ -53,6 +53,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 export class DeploymentReconciler implements Reconciler {
   private readonly pipeline: StaticPipeline;
   private readonly docker: DockerPipeline;
+  private readonly mountpoints: Mountpoints;
   /** `uid@leaseToken` of the deployments whose attempt this leadership term has counted. */
   private readonly counted = new Set<string>();
 
@@ -60,6 +61,7 @@ export class DeploymentReconciler implements Reconciler {
     const common = { store: o.store, docker: o.docker, installation: o.installation, staticImage: o.staticImage, network: o.network, proxyPort: () => this.proxyPort() };
     this.pipeline = new StaticPipeline(common);
     this.docker = new DockerPipeline(common);
+    this.mountpoints = new Mountpoints(o.docker);
   }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -108,7 +110,7 @@ export class DeploymentReconciler implements Reconciler {
         if (isDocker) {
           step = await this.docker.step(phase, { d, ps, signal, fault, now: this.o.clock.now(), setLive: (entry) => this.setLive(ps, 'site', entry, ctx) });
         } else {
-          const run = this.runOf(d, ps, container!, signal, fault, ctx);
+          const run = this.runOf(d, ps, container!, await this.hostRoot(ps), signal, fault, ctx);
           step = await this.pipeline.step(phase, run);
           d = run.d; // a step may have written metadata
         }
@@ -132,13 +134,13 @@ export class DeploymentReconciler implements Reconciler {
     }
   }
 
-  private runOf(d: Deployment, ps: ProjectServer, container: ContainerState, signal: AbortSignal, fault: FaultHook, ctx: ReconcileContext): Run {
+  private runOf(d: Deployment, ps: ProjectServer, container: ContainerState, hostRoot: string | null, signal: AbortSignal, fault: FaultHook, ctx: ReconcileContext): Run {
     const run: Run = {
       d,
       ps,
       service: d.spec.service ?? 'site',
       container,
-      vol: new ReleaseVolume(this.o.docker, container.id),
+      vol: new ReleaseVolume(this.o.docker, container.id, hostRoot),
       signal,
       fault,
       now: this.o.clock.now(),
@@ -183,7 +185,7 @@ export class DeploymentReconciler implements Reconciler {
   /** Prunes release dirs beyond the history limit and temporaries nobody owns. */
   private async tidy(d: Deployment, ps: ProjectServer, container: ContainerState, all: Deployment[]): Promise<void> {
     const service = d.spec.service ?? 'site';
-    const vol = new ReleaseVolume(this.o.docker, container.id);
+    const vol = new ReleaseVolume(this.o.docker, container.id, await this.hostRoot(ps));
     const listing = await vol.list(service);
     const names = listing.entries.map((e) => e.name);
     const fresh = all.map((o) => (o.metadata.uid === d.metadata.uid ? d : o));
@@ -238,7 +240,7 @@ export class DeploymentReconciler implements Reconciler {
     if (!container?.running) return undefined; // the server's controller puts `current` back from its status
     const service = d.spec.service ?? 'site';
     const name = d.metadata.name!;
-    const vol = new ReleaseVolume(this.o.docker, container.id);
+    const vol = new ReleaseVolume(this.o.docker, container.id, await this.hostRoot(ps));
     const listing = await vol.list(service);
     let result: string | undefined;
     const mine = dirOf(d);
@@ -356,6 +358,11 @@ export class DeploymentReconciler implements Reconciler {
       if (err instanceof ApiError && err.code === 404) return undefined;
       throw err;
     }
+  }
+
+  /** The server's volume as this host sees it, when it can (listings without exec). */
+  private hostRoot(ps: ProjectServer): Promise<string | null> {
+    return this.mountpoints.of(volumeName(this.o.installation, { namespace: ps.metadata.namespace!, name: ps.metadata.name! }));
   }
 
   private async proxyPort(): Promise<number | undefined> {

@@ -24,6 +24,7 @@ import { parseKey } from '../runtime/informer.js';
 import type { Clock } from '../runtime/clock.js';
 import { desiredContainer, type ServerSettings } from './container-spec.js';
 import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
+import { Mountpoints } from '../releases/volume.js';
 import { healReleases } from './releases.js';
 import { computeStatus } from './status.js';
 
@@ -53,7 +54,11 @@ const HEAL_RETRY_MS = 1000;
 type Action = { kind: 'created' | 'recreated' | 'started' | 'restarted' | 'stopped'; reason: string };
 
 export class ProjectServerReconciler implements Reconciler {
-  constructor(private readonly o: ProjectServerReconcilerOptions) {}
+  private readonly mountpoints: Mountpoints;
+
+  constructor(private readonly o: ProjectServerReconcilerOptions) {
+    this.mountpoints = new Mountpoints(o.docker);
+  }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { namespace, name } = parseKey(key);
@@ -148,7 +153,7 @@ export class ProjectServerReconciler implements Reconciler {
       this.o.watchReleases?.(key, desired.volume, services);
       if (state?.running && services.length)
         try {
-          const healed = await healReleases(ps, state.id, { store: this.o.store, docker, events: this.o.events, fence: ctx.fence, now: new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+          const healed = await healReleases(ps, state.id, await this.mountpoints.of(desired.volume), { store: this.o.store, docker, events: this.o.events, fence: ctx.fence, now: new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
           if (healed.services) ps = { ...ps, status: { ...ps.status, services: healed.services, ...(healed.currentDeployment ? { currentDeployment: healed.currentDeployment } : {}) } };
         } catch {
           healRetry = HEAL_RETRY_MS; // an exec into a container that just (re)started: look again soon

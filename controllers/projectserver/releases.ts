@@ -46,10 +46,10 @@ export interface HealResult {
   currentDeployment?: string;
 }
 
-export async function healReleases(ps: ProjectServer, containerId: string, o: HealOptions): Promise<HealResult> {
+export async function healReleases(ps: ProjectServer, containerId: string, hostRoot: string | null, o: HealOptions): Promise<HealResult> {
   const services = ps.status?.services ?? {};
   if (Object.keys(services).length === 0) return {};
-  const vol = new ReleaseVolume(o.docker, containerId);
+  const vol = new ReleaseVolume(o.docker, containerId, hostRoot);
   const involved = involvedObjectOf(ps as unknown as ResourceObject);
   let changed: Services | undefined;
   let current: string | undefined;

@@ -41,7 +41,7 @@ export const LIST_SCRIPT = [
   'printf "current %s\\n" "$(readlink current 2>/dev/null)"',
   'for d in deployment-* .tmp-deployment-* .build-* .current-*; do',
   '  [ -e "$d" ] || [ -L "$d" ] || continue',
-  '  if [ -f "$d/.deployer-release" ]; then printf "entry %s %s\\n" "$d" "$(head -c 200 "$d/.deployer-release" | tr "\\n" " ")"; else printf "entry %s\\n" "$d"; fi',
+  '  if [ ! -L "$d" ] && [ -f "$d/.deployer-release" ]; then printf "entry %s %s\\n" "$d" "$(head -c 200 "$d/.deployer-release" | tr "\\n" " ")"; else printf "entry %s\\n" "$d"; fi',
   'done',
 ].join('\n');
 
@@ -57,6 +57,7 @@ export function parseListing(out: string): ServiceListing {
       listing.entries.push(marker ? { name: name!, marker } : { name: name! });
     }
   }
+  listing.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return listing;
 }
 

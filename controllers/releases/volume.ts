@@ -6,6 +6,7 @@
 // Caveats: the container must be running (an exec into a stopped one fails; the caller
 // retries); a static server that runs an image of its own needs sh, ln, mv, cp and rm in it.
 import type { ContainerRuntime } from '../../docker/index.js';
+import { listHostServiceDir } from './host-listing.js';
 import {
   COPY_OUTPUT_SCRIPT,
   LIST_SCRIPT,
@@ -36,6 +37,8 @@ export class ReleaseVolume {
     private readonly docker: ContainerRuntime,
     /** The running container that mounts the volume at STATIC_ROOT. */
     readonly containerId: string,
+    /** The volume's mountpoint when this process can read it: listings read it, no exec. */
+    private readonly hostRoot?: string | null,
   ) {}
 
   private async sh(what: string, script: string, args: string[]): Promise<string> {
@@ -47,8 +50,9 @@ export class ReleaseVolume {
     return r.stdout;
   }
 
-  /** The service dir's link and entries (an empty listing when the dir does not exist). */
+  /** The service dir's link and entries (an empty listing when the dir does not exist); read on the host when it can be. */
   async list(service: string): Promise<ServiceListing> {
+    if (this.hostRoot) return listHostServiceDir(`${this.hostRoot}/${service}`);
     return parseListing(await this.sh(`listing ${serviceDir(service)}`, LIST_SCRIPT, [serviceDir(service)]));
   }
 
@@ -84,5 +88,19 @@ export class ReleaseVolume {
   /** Copies a build's output dir into a temporary dir with the marker. */
   async copyBuildOutput(service: string, build: string, outputDir: string, tmp: string, marker: string): Promise<void> {
     await this.sh(`copying the build output`, COPY_OUTPUT_SCRIPT, [serviceDir(service), build, outputDir, tmp, marker]);
+  }
+}
+
+/** Volume mountpoints by volume name, looked up once (a volume's mountpoint never moves). */
+export class Mountpoints {
+  private readonly known = new Map<string, string | null>();
+
+  constructor(private readonly docker: ContainerRuntime) {}
+
+  async of(volume: string): Promise<string | null> {
+    if (this.known.has(volume)) return this.known.get(volume)!;
+    const mp = await this.docker.volumeMountpoint(volume).catch(() => null);
+    if (mp) this.known.set(volume, mp);
+    return mp;
   }
 }

@@ -2,7 +2,8 @@
 // active release's dir deleted are each healed (or fallen back from) with an Event; a rollback
 // via fromDeployment goes live quickly (bench/deploy measures it).
 import t from 'tap';
-import { containerName } from '../../docker/index.js';
+import { containerName, volumeName } from '../../docker/index.js';
+import { ReleaseVolume } from '../../controllers/releases/volume.js';
 import { startControllers } from '../helpers/controllers.js';
 import { deploy, proxyPort, serviceDir, settled, site, st, staticSite } from '../helpers/deployments.js';
 
@@ -73,4 +74,14 @@ t.test('current is healed; a vanished release falls back; rollback is quick', as
   t.equal(st(gone).phase, 'failed');
   t.match(st(gone).message, /no longer on the server/);
   t.equal(await body(), 'one', 'the live release is untouched');
+
+  // the listing read on the host equals the one an exec in the container gives (used where the
+  // volume is not readable here, e.g. a remote engine)
+  await sh('mkdir -p .tmp-deployment-x && ln -sfn deployment-one .current-y');
+  const volume = volumeName(h.installation, { namespace: NS, name: 'app' });
+  const onHost = await new ReleaseVolume(h.docker, box, await h.docker.volumeMountpoint(volume)).list('site');
+  const byExec = await new ReleaseVolume(h.docker, box).list('site');
+  t.same(byExec, onHost);
+  t.match(byExec, { current: 'deployment-one', entries: [{ name: '.current-y' }, { name: '.tmp-deployment-x' }, { name: 'deployment-one', marker: /^one / }] });
+  t.same(await new ReleaseVolume(h.docker, box).list('nothing-here'), { entries: [] });
 });

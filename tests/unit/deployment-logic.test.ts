@@ -90,7 +90,7 @@ t.test('the fault hook setting', async (t) => {
 t.test('a service dir listing', async (t) => {
   t.same(parseListing('current deployment-a\nentry deployment-a a uid-a \nentry .tmp-deployment-b\n'), {
     current: 'deployment-a',
-    entries: [{ name: 'deployment-a', marker: 'a uid-a' }, { name: '.tmp-deployment-b' }],
+    entries: [{ name: '.tmp-deployment-b' }, { name: 'deployment-a', marker: 'a uid-a' }],
   });
   t.same(parseListing('current \n'), { entries: [] }, 'no link');
   t.same(parseListing(''), { entries: [] }, 'no dir');
