@@ -114,7 +114,7 @@ if engine_answers; then
       exit 1
       ;;
   esac
-  say "warning: caddy is missing; the proxy will need it (apt-get install caddy, as root)"
+  say "warning: caddy is missing; the proxy and static servers need it (apt-get install caddy, as root)"
   exit 0
 fi
 

@@ -77,8 +77,9 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
   let cmd = spec.command;
   if (isStatic && !cmd && spec.image === undefined)
     // A fixed script (no user data in it; the port comes from $PORT): write the health file,
-    // then serve the volume in the foreground. A restart rewrites a health file that went.
-    cmd = ['sh', '-c', `echo ok > ${STATIC_ROOT}/${HEALTH_FILE} && exec httpd -f -p "$PORT" -h ${STATIC_ROOT}`];
+    // then serve the volume in the foreground with caddy's file server (images/static.ts says
+    // why not busybox httpd). A restart rewrites a health file that went.
+    cmd = ['sh', '-c', `echo ok > ${STATIC_ROOT}/${HEALTH_FILE} && exec caddy file-server --root ${STATIC_ROOT} --listen ":$PORT"`];
 
   const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` } } : undefined);
   let healthCheck: ContainerSpec['healthCheck'];

@@ -42,12 +42,12 @@ const state = (s: Partial<ContainerState> = {}): ContainerState => ({
 });
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 
-t.test('a static server: the local image, httpd over its volume at /srv/static, a wget health check, init, unless-stopped', async (t) => {
+t.test('a static server: the local image, the caddy file server over its volume at /srv/static, a wget health check, init, unless-stopped', async (t) => {
   const d = desiredContainer(ps(), settings);
   t.equal(d.spec.name, 'dp-abcdef-team-blog');
   t.equal(d.volume, 'dp-abcdef-team-blog-data');
   t.equal(d.spec.image, settings.staticImage);
-  t.match(d.spec.cmd!.join(' '), /httpd -f -p "\$PORT" -h \/srv\/static/);
+  t.match(d.spec.cmd!.join(' '), /caddy file-server --root \/srv\/static --listen ":\$PORT"/);
   t.same(d.spec.mounts, [{ volume: d.volume, target: '/srv/static' }]);
   t.same(d.spec.env, { PORT: '80' });
   t.same(d.spec.healthCheck!.test.slice(0, 3), ['wget', '-q', '-O']);
