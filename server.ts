@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
 import { CONTROLLERS, NEEDS_DOCKER, selectControllers, type DockerDeps } from './controllers/index.js';
-import { DockerEventStream, DockerRuntime, installationFilter, networkName } from './docker/index.js';
+import { containerLogSource, DockerEventStream, DockerRuntime, installationFilter, networkName } from './docker/index.js';
 import { caddyImage, staticImage } from './images/index.js';
 import type { LogFn } from './controllers/runtime/log.js';
 import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   await bootstrapAdmin(store, dataDir);
   let api: Api | undefined;
   if (args.api) {
-    api = await buildApi({ store, identity, loggerInstance: logger.child({ component: 'api' }) });
+    // container logs: through the controllers' engine, or (API only) a client made for them
+    const logs = containerLogSource(runtime ?? new DockerRuntime(), () => store.records.installation());
+    api = await buildApi({ store, identity, logs, loggerInstance: logger.child({ component: 'api' }) });
     await api.app.listen({ host, port });
     log(`serving the API on http://${host}:${port}`);
   }

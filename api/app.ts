@@ -10,6 +10,7 @@ import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
+import { logRoutes, type LogSource } from './routes/logs.js';
 import { monitoringRoutes } from './routes/monitoring.js';
 import { resourceRoutes } from './routes/resources.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -30,6 +31,8 @@ export interface ApiOptions {
   shutdownGraceMs?: number;
   /** This process' identity as a lease holder (shown by /api/monitoring/leaders). */
   identity?: string;
+  /** Container logs for …/projectservers/{name}/log (absent: that endpoint answers 503). */
+  logs?: LogSource;
 }
 
 export interface Api {
@@ -101,6 +104,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   resourceRoutes(app, { store: opts.store, registry, bookmarkMs: opts.bookmarkMs ?? 10_000 });
   tokenRoutes(app, opts.store);
   monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
+  logRoutes(app, opts.store, opts.logs);
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
 
   await app.ready();

@@ -3,3 +3,4 @@ export * from './types.js';
 export * from './runtime.js';
 export * from './events.js';
 export * from './volume-watch.js';
+export * from './log-source.js';

@@ -20,6 +20,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ControllerHarness {
   store: Store;
+  /** The database the controllers use (an API in the same test can share it). */
+  connectionString: string;
   docker: DockerRuntime;
   deps: DockerDeps;
   manager: ControllerManager;
@@ -101,5 +103,5 @@ export async function startControllers(t: Test, names: string[], opts: { connect
     (await store.resources.list(EVENT_KIND, { namespace })).items.filter(
       (e) => (e as unknown as { involvedObject: { name: string } }).involvedObject.name === involvedName,
     );
-  return { store, docker, deps, manager, installation, until, get, events: eventsOf, leaks };
+  return { store, connectionString, docker, deps, manager, installation, until, get, events: eventsOf, leaks };
 }
