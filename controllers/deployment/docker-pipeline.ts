@@ -153,8 +153,9 @@ export class DockerPipeline {
     const routes = await this.routesOf(run);
     const want = this.nameOf(run.ps, plan.slot);
     const until = Math.min(Date.now() + HEALTH_WINDOW_MS, deadlineOf(run.d, run.now));
+    const admin = {};
     for (;;) {
-      const pending = await this.notSwitched(routes, want);
+      const pending = await this.notSwitched(routes, want, admin);
       if (pending.length === 0) break;
       if (Date.now() >= until) return { kind: 'fail', reason: 'RouteNotSwitched', message: `the proxy did not switch Route ${pending.join(', ')} to ${want}` };
       await sleep(POLL_MS, run.signal);
@@ -162,13 +163,23 @@ export class DockerPipeline {
     return { kind: 'next', phase: 'health_check', metadata: { routes: routes.map((r) => r.metadata.name!) }, message: routes.length ? `Routes ${routes.map((r) => r.metadata.name).join(', ')} send traffic to ${want}` : 'no Route serves this server' };
   }
 
-  private async notSwitched(routes: Route[], container: string): Promise<string[]> {
+  /**
+   * The Routes whose proxy config does not dial `container` yet. `admin` caches the proxy's
+   * admin client across the polls of one wait (found again when the proxy was not running).
+   */
+  private async notSwitched(routes: Route[], container: string, admin: { caddy?: CaddyProxy }): Promise<string[]> {
     if (routes.length === 0) return [];
-    const proxy = await this.o.docker.inspect(proxyContainerName(this.o.installation));
-    const admin = proxy?.running ? proxy.ports.find((p) => p.container === PROXY_PORTS.admin)?.hostPort : undefined;
-    if (admin === undefined) return routes.map((r) => r.metadata.name!);
-    const caddy = new CaddyProxy({ adminUrl: `http://127.0.0.1:${admin}`, ports: { http: PROXY_PORTS.http, https: PROXY_PORTS.https }, adminListen: `0.0.0.0:${PROXY_PORTS.admin}` });
-    const dials = dialsByRoute(await caddy.readConfig().catch(() => null));
+    if (!admin.caddy) {
+      const proxy = await this.o.docker.inspect(proxyContainerName(this.o.installation));
+      const port = proxy?.running ? proxy.ports.find((p) => p.container === PROXY_PORTS.admin)?.hostPort : undefined;
+      if (port === undefined) return routes.map((r) => r.metadata.name!);
+      admin.caddy = new CaddyProxy({ adminUrl: `http://127.0.0.1:${port}`, ports: { http: PROXY_PORTS.http, https: PROXY_PORTS.https }, adminListen: `0.0.0.0:${PROXY_PORTS.admin}` });
+    }
+    const config = await admin.caddy.readConfig().catch(() => {
+      admin.caddy = undefined; // the proxy moved (restarted with another port): look again
+      return null;
+    });
+    const dials = dialsByRoute(config);
     return routes.filter((r) => !(dials.get(routeId(r)) ?? []).every((dial) => dial.startsWith(`${container}:`)) || !dials.has(routeId(r))).map((r) => r.metadata.name!);
   }
 
@@ -214,7 +225,8 @@ export class DockerPipeline {
     const routes = await this.routesOf({ d, ps, signal, fault: async () => undefined, now: Date.now(), setLive: async () => undefined });
     const want = this.nameOf(ps, plan.previous.slot);
     const until = Date.now() + 10_000;
-    while ((await this.notSwitched(routes, want)).length > 0 && Date.now() < until) await sleep(POLL_MS, signal);
+    const admin = {};
+    while ((await this.notSwitched(routes, want, admin)).length > 0 && Date.now() < until) await sleep(POLL_MS, signal);
     await sleep(DRAIN_MS, signal);
   }
 

@@ -13,6 +13,7 @@
 //   updating_routes    the Routes serving this service recorded (they route to `current`)
 //   health_check       the server, and the proxy for each ready Route, answer with this
 //                      release's marker (and spec.healthCheck passes)
+import { setTimeout as delay } from 'node:timers/promises';
 import { LABELS, volumeName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, kindByName } from '../../resources/index.js';
 import type { Deployment, ProjectServer, Route } from '../../schemas/index.js';
@@ -329,17 +330,5 @@ export class StaticPipeline {
   }
 }
 
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    const abort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', abort, { once: true });
-  });
-}
+/** Waits `ms`; rejects when `signal` aborts. */
+export const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal });

@@ -24,9 +24,9 @@ import { parseKey } from '../runtime/informer.js';
 import type { LogFn } from '../runtime/log.js';
 import { buildDir, linkTmp, releaseDir, tmpDir } from '../releases/layout.js';
 import { Mountpoints, ReleaseVolume } from '../releases/volume.js';
-import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, prunable, strayTemporaries, supersededBy, targetOf, DEFAULT_HISTORY_LIMIT, type Phase } from './logic.js';
+import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, prunable, strayTemporaries, supersededBy, targetOf, DEFAULT_HISTORY_LIMIT } from './logic.js';
 import { DockerPipeline } from './docker-pipeline.js';
-import { StaticPipeline, type LiveEntry, type Metadata, type Run, type Step } from './pipeline.js';
+import { StaticPipeline, type LiveEntry, type Run, type Step } from './pipeline.js';
 import { PROXY_PORTS } from '../route/proxy-container.js';
 
 const DEPLOYMENT = kindByName('Deployment')!;
@@ -376,4 +376,3 @@ function camel(reason: string): string {
   return reason.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }
 
-export type { Metadata, Phase };

@@ -273,7 +273,7 @@ t.test('a deployment interrupted in any phase finishes after a restart or a fail
       t.equal(await paused.kill('SIGKILL'), null, 'the leader killed');
       const killed = Date.now();
       const rest = procs.filter((p) => p !== paused);
-      const finisher = await until(async () => {
+      await until(async () => {
         for (const p of rest) if (await leadsDeployment(p)) return p;
         return undefined;
       }, 'a surviving process to lead the deployment controller', 15_000);
