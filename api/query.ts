@@ -17,6 +17,7 @@ export const ListQuerySchema = Type.Object(
     timeoutSeconds: S,
     allowWatchBookmarks: S,
     sendInitialEvents: S,
+    includeObject: S,
     pretty: S,
   },
   { additionalProperties: true },

@@ -1,6 +1,7 @@
 // The resource endpoints, Kubernetes paths:
 //   /apis/deployer.dev/v1/namespaces/{namespace}/{plural}[/{name}[/status]]
 //   /apis/deployer.dev/v1/{plural}                       (every namespace the token sees)
+// GETs answer a meta.k8s.io Table instead when the Accept header asks for one (kubectl get).
 import Type from 'typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,12 +12,14 @@ import {
   PATCH_TYPES,
   type KindInfo,
   type PatchType,
+  type ResourceObject,
 } from '../../resources/index.js';
 import { DNS_LABEL_PATTERN, GROUP_VERSION } from '../../schemas/index.js';
 import { ref } from '../shared-schemas.js';
 import type { Store } from '../../store/index.js';
 import { authorize, identity, scopeOf, seesAll } from '../auth.js';
 import { DeleteQuerySchema, ListQuerySchema, WriteQuerySchema, dryRunParam, boolParam, intParam, propagationParam, type Query } from '../query.js';
+import { includeObjectParam, objectTable, tableVersionOf, toTable, type TableOptions } from '../table.js';
 import { createWatchRegistry, serveWatch } from './watch.js';
 
 const BASE = `/apis/${GROUP_VERSION}`;
@@ -51,6 +54,13 @@ function patchTypeOf(req: FastifyRequest): PatchType {
   );
 }
 
+/** How to answer a GET: as a Table (the Accept header asks for one) or as the objects. */
+function tableOptions(req: FastifyRequest): TableOptions | undefined {
+  const version = tableVersionOf(req.headers.accept);
+  if (!version) return undefined;
+  return { version, includeObject: includeObjectParam((req.query as Query).includeObject), now: new Date() };
+}
+
 function listKind(info: KindInfo): string {
   return `${info.kind}List`;
 }
@@ -74,7 +84,8 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
       checkName('namespace', namespace);
       authorize(who, 'read', plural, namespace);
     } else scope = scopeOf(who);
-    if (boolParam(q, 'watch')) return serveWatch(req, reply, deps, info, { namespace, scope, query: q });
+    const table = tableOptions(req);
+    if (boolParam(q, 'watch')) return serveWatch(req, reply, deps, info, { namespace, scope, query: q, table });
     const limit = intParam(q, 'limit', 0, 1_000_000);
     const result = await r.list(info, {
       namespace,
@@ -86,6 +97,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     });
     const metadata: Record<string, string> = { resourceVersion: result.resourceVersion };
     if (result.continue) metadata.continue = result.continue;
+    if (table) return toTable(info.kind, result.items, metadata, table);
     return { apiVersion: GROUP_VERSION, kind: listKind(info), metadata, items: result.items };
   };
 
@@ -96,6 +108,11 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     checkName('name', p.name);
     authorize(identity(req), verb, p.plural, p.namespace);
     return { info, namespace: p.namespace, name: p.name };
+  };
+
+  const asRequested = (req: FastifyRequest, obj: ResourceObject) => {
+    const table = tableOptions(req);
+    return table ? objectTable(obj, table) : obj;
   };
 
   const statusInfo = (info: KindInfo) => {
@@ -122,7 +139,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
 
   app.get(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Read an object', params: ItemParams, response: { 200: AnyObject, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'read');
-    return r.get(info, namespace, name);
+    return asRequested(req, await r.get(info, namespace, name));
   });
 
   app.put(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Create or replace an object (the declarative write)', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, 201: AnyObject, ...errors } } }, async (req, reply) => {
@@ -156,7 +173,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
   app.get(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Read an object (status subresource)', params: ItemParams, response: { 200: AnyObject, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'read');
     statusInfo(info);
-    return r.get(info, namespace, name);
+    return asRequested(req, await r.get(info, namespace, name));
   });
 
   app.put(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Replace the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, ...errors } } }, async (req) => {

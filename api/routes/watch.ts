@@ -1,10 +1,15 @@
 // Watch streams: newline-delimited JSON events, or Server-Sent Events (`id:` is the
 // resourceVersion; resume with Last-Event-ID) when the client accepts text/event-stream.
+// With a Table requested (kubectl get -w), each event's object is a one-row Table.
+// BOOKMARKs, as Kubernetes: only with allowWatchBookmarks=true, except that SSE streams get
+// them by default (a browser's EventSource resumes from the last id it saw, and an idle
+// stream needs them to keep that id fresh).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { KindInfo } from '../../resources/index.js';
+import type { KindInfo, ResourceObject } from '../../resources/index.js';
 import { startWatch, type Store, type Watch } from '../../store/index.js';
 import { toApiError } from '../errors.js';
 import { boolParam, intParam, type Query } from '../query.js';
+import { bookmarkTable, objectTable, type TableOptions } from '../table.js';
 
 export interface WatchRegistry {
   /** Ends every open watch (graceful shutdown). */
@@ -35,20 +40,27 @@ export async function serveWatch(
   reply: FastifyReply,
   deps: { store: Store; registry: ReturnType<typeof createWatchRegistry>; bookmarkMs: number },
   info: KindInfo,
-  opts: { namespace?: string; scope?: readonly string[]; query: Query },
+  opts: { namespace?: string; scope?: readonly string[]; query: Query; table?: TableOptions },
 ): Promise<void> {
   const q = opts.query;
   const sse = /text\/event-stream/.test(String(req.headers.accept ?? ''));
   const lastEventId = req.headers['last-event-id'];
   const resourceVersion = sse && typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : q.resourceVersion;
   const timeoutSeconds = intParam(q, 'timeoutSeconds', 0, 86_400);
-  const bookmarks = q.allowWatchBookmarks === undefined ? true : boolParam(q, 'allowWatchBookmarks');
+  const table = opts.table;
+  const bookmarks = q.allowWatchBookmarks === undefined || q.allowWatchBookmarks === '' ? sse && !table : boolParam(q, 'allowWatchBookmarks');
   const raw = reply.raw;
-  const bookmarkObject = (rv: number) => ({
-    kind: info.kind,
-    apiVersion: 'deployer.dev/v1',
-    metadata: { resourceVersion: String(rv) },
-  });
+  const bookmarkObject = (rv: number) =>
+    table
+      ? bookmarkTable(info.kind, String(rv), { ...table, now: new Date() })
+      : { kind: info.kind, apiVersion: 'deployer.dev/v1', metadata: { resourceVersion: String(rv) } };
+  // Table mode re-serialises each event with its object as a one-row Table (ages as of now).
+  const eventJson = table
+    ? (json: string) => {
+        const ev = JSON.parse(json) as { type: string; object: ResourceObject };
+        return JSON.stringify({ type: ev.type, object: objectTable(ev.object, { ...table, now: new Date() }) });
+      }
+    : (json: string) => json;
 
   let headersSent = false;
   let ended = false;
@@ -84,7 +96,7 @@ export async function serveWatch(
       labelSelector: q.labelSelector,
       fieldSelector: q.fieldSelector,
       resourceVersion,
-    }, (item) => writeFrame(item.type, item.json, item.revision));
+    }, (item) => writeFrame(item.type, eventJson(item.json), item.revision));
   } catch (err) {
     const api = toApiError(err, req);
     if (api.code !== 410) throw api;
