@@ -24,7 +24,7 @@ export const ListQuerySchema = Type.Object(
 );
 
 export const WriteQuerySchema = Type.Object(
-  { dryRun: S, fieldManager: S, fieldValidation: S, pretty: S },
+  { dryRun: S, fieldManager: S, fieldValidation: S, force: S, pretty: S },
   { additionalProperties: true },
 );
 
@@ -61,4 +61,14 @@ export function propagationParam(v: unknown): Propagation | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === 'Background' || v === 'Foreground' || v === 'Orphan') return v;
   throw badRequest(`invalid propagationPolicy "${String(v)}": use Background, Foreground or Orphan`);
+}
+
+/**
+ * fieldValidation: Strict, Warn and Ignore are accepted, and validation is strict whichever
+ * is sent (an unknown field is always an error naming it: a typo in a spec never passes).
+ */
+export function fieldValidationParam(q: Query): void {
+  const v = q.fieldValidation;
+  if (v === undefined || v === '' || v === 'Strict' || v === 'Warn' || v === 'Ignore') return;
+  throw badRequest(`invalid fieldValidation "${v}": use Strict, Warn or Ignore`);
 }

@@ -1,5 +1,5 @@
 // Patches applied to an object as the client sees it: JSON Patch (RFC 6902, `test` ops
-// honoured) and JSON Merge Patch (RFC 7386).
+// honoured), JSON Merge Patch (RFC 7386), and apply patches (`kubectl apply --server-side`).
 import fjp from 'fast-json-patch';
 import { ApiError, badRequest } from './errors.js';
 import type { Json } from './rules.js';
@@ -7,6 +7,7 @@ import type { Json } from './rules.js';
 export const PATCH_TYPES = {
   json: 'application/json-patch+json',
   merge: 'application/merge-patch+json',
+  apply: 'application/apply-patch+yaml',
 } as const;
 export type PatchType = keyof typeof PATCH_TYPES;
 
@@ -23,8 +24,32 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-/** Returns the patched copy of `doc`; `doc` is not changed. Errors are 400 or 422 ApiErrors. */
+/**
+ * Checks an applied configuration (the body of an apply patch): a whole object naming its
+ * apiVersion, kind and metadata.name. Whether they match the request is the object rules'
+ * business (400 when not). Returns it as an object.
+ */
+export function checkApplyConfiguration(patch: unknown): Json {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
+    throw badRequest('an apply patch must be an object (the applied configuration, with apiVersion, kind and metadata.name)');
+  const o = patch as Json;
+  const missing = ['apiVersion', 'kind'].filter((k) => typeof o[k] !== 'string' || o[k] === '');
+  const meta = o.metadata as Json | undefined;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || typeof meta.name !== 'string' || meta.name === '') missing.push('metadata.name');
+  if (missing.length > 0) throw badRequest(`an apply patch must set ${missing.join(', ')}`);
+  return o;
+}
+
+/**
+ * Returns the patched copy of `doc`; `doc` is not changed. Errors are 400 or 422 ApiErrors.
+ *
+ * An apply patch merges the applied configuration into the object: fields it sets are set,
+ * objects merge recursively, lists are replaced whole, fields it leaves out stay as they are,
+ * and (as in a merge patch) an explicit null removes a field. deployer keeps no field
+ * managers, so applies never conflict with other writers' fields; `force` changes nothing.
+ */
 export function applyPatch(doc: Json, type: PatchType, patch: unknown): Json {
+  if (type === 'apply') return mergePatch(doc, checkApplyConfiguration(patch)) as Json;
   if (type === 'merge') {
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
       throw badRequest('a merge patch must be a JSON object');

@@ -9,6 +9,7 @@ import {
   applyPatch,
   ApiError,
   badRequest,
+  checkApplyConfiguration,
   conflict,
   expired,
   kindByName,
@@ -369,14 +370,46 @@ export class ResourceStore {
     patch: unknown,
     opts: WriteOptions & { subresource?: Subresource } = {},
   ): Promise<ResourceObject> {
+    return (await this.patchOrApply(info, namespace, name, type, patch, opts)).object;
+  }
+
+  /**
+   * A server-side apply (`kubectl apply --server-side`): creates the object from the applied
+   * configuration when it does not exist (main resource only), else merges the configuration
+   * into it (see applyPatch). A metadata.resourceVersion in the configuration must match (409).
+   */
+  async apply(
+    info: KindInfo,
+    namespace: string,
+    name: string,
+    configuration: unknown,
+    opts: WriteOptions & { subresource?: Subresource } = {},
+  ): Promise<{ object: ResourceObject; created: boolean }> {
+    return this.patchOrApply(info, namespace, name, 'apply', configuration, opts);
+  }
+
+  private async patchOrApply(
+    info: KindInfo,
+    namespace: string,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    opts: WriteOptions & { subresource?: Subresource },
+  ): Promise<{ object: ResourceObject; created: boolean }> {
     const sub = opts.subresource ?? 'main';
-    const { object } = await this.mutate(
+    return this.mutate(
       info,
       namespace,
       name,
       (current) => {
         const ref = refOf(info, namespace, name);
-        if (!current) throw notFound(ref);
+        if (!current) {
+          if (type !== 'apply' || sub !== 'main') throw notFound(ref);
+          const input = checkApplyConfiguration(patch);
+          const rv = (input.metadata as Json).resourceVersion;
+          if (rv !== undefined && rv !== null && rv !== '') throw conflict(ref, `the object does not exist, so resourceVersion ${String(rv)} cannot match`);
+          return { op: 'create', parts: prepareCreate(info, input, this.context(namespace, name)) };
+        }
         const before = toObject(info, current.parts, current.revision) as Json;
         const after = applyPatch(before, type, patch);
         const rv = (after.metadata as Json | undefined)?.resourceVersion;
@@ -385,7 +418,6 @@ export class ResourceStore {
       },
       opts,
     );
-    return object;
   }
 
   /**

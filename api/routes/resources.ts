@@ -5,6 +5,7 @@
 import Type from 'typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import YAML from 'yaml';
 import {
   ApiError,
   badRequest,
@@ -18,7 +19,17 @@ import { DNS_LABEL_PATTERN, GROUP_VERSION } from '../../schemas/index.js';
 import { ref } from '../shared-schemas.js';
 import type { Store } from '../../store/index.js';
 import { authorize, identity, scopeOf, seesAll } from '../auth.js';
-import { DeleteQuerySchema, ListQuerySchema, WriteQuerySchema, dryRunParam, boolParam, intParam, propagationParam, type Query } from '../query.js';
+import {
+  DeleteQuerySchema,
+  ListQuerySchema,
+  WriteQuerySchema,
+  boolParam,
+  dryRunParam,
+  fieldValidationParam,
+  intParam,
+  propagationParam,
+  type Query,
+} from '../query.js';
 import { includeObjectParam, objectTable, tableVersionOf, toTable, type TableOptions } from '../table.js';
 import { createWatchRegistry, serveWatch } from './watch.js';
 
@@ -47,11 +58,19 @@ function patchTypeOf(req: FastifyRequest): PatchType {
   const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (ct === PATCH_TYPES.json) return 'json';
   if (ct === PATCH_TYPES.merge) return 'merge';
+  if (ct === PATCH_TYPES.apply) return 'apply';
   throw new ApiError(
     415,
     'UnsupportedMediaType',
-    `unsupported patch type "${ct}": use application/merge-patch+json or application/json-patch+json`,
+    `unsupported patch type "${ct}": use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml`,
   );
+}
+
+/** Query parameters every write accepts; checked so a mistake is a 400, not ignored. */
+function writeParams(q: Query): { dryRun: boolean } {
+  fieldValidationParam(q);
+  boolParam(q, 'force');
+  return { dryRun: dryRunParam(q) };
 }
 
 /** How to answer a GET: as a Table (the Accept header asks for one) or as the objects. */
@@ -59,6 +78,16 @@ function tableOptions(req: FastifyRequest): TableOptions | undefined {
   const version = tableVersionOf(req.headers.accept);
   if (!version) return undefined;
   return { version, includeObject: includeObjectParam((req.query as Query).includeObject), now: new Date() };
+}
+
+/** The body of an apply patch: YAML (JSON is YAML), one document. */
+function parseApplyBody(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  try {
+    done(null, YAML.parse(body.toString(), { maxAliasCount: 100 }));
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0];
+    done(badRequest(`the apply patch is not valid YAML: ${msg}`));
+  }
 }
 
 function listKind(info: KindInfo): string {
@@ -74,6 +103,8 @@ export interface ResourceRouteDeps {
 export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): void {
   const { store } = deps;
   const r = store.resources;
+  // Global, not encapsulated: `app` is the root instance.
+  app.addContentTypeParser(PATCH_TYPES.apply, { parseAs: 'string' }, parseApplyBody);
 
   const list = async (req: FastifyRequest, reply: FastifyReply, namespace: string | undefined, plural: string) => {
     const info = kindOf(plural);
@@ -133,7 +164,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     const info = kindOf(p.plural);
     checkName('namespace', p.namespace);
     authorize(identity(req), 'write', p.plural, p.namespace);
-    const obj = await r.create(info, p.namespace, req.body, { dryRun: dryRunParam(req.query as Query) });
+    const obj = await r.create(info, p.namespace, req.body, writeParams(req.query as Query));
     return reply.code(201).send(obj);
   });
 
@@ -144,13 +175,17 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
 
   app.put(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Create or replace an object (the declarative write)', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, 201: AnyObject, ...errors } } }, async (req, reply) => {
     const { info, namespace, name } = item(req, 'write');
-    const out = await r.replace(info, namespace, name, req.body, { dryRun: dryRunParam(req.query as Query) });
+    const out = await r.replace(info, namespace, name, req.body, writeParams(req.query as Query));
     return reply.code(out.created ? 201 : 200).send(out.object);
   });
 
-  app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusRef, ...errors } } }, async (req) => {
+  app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json), or apply a configuration (application/apply-patch+yaml: creates the object when missing)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 201: AnyObject, 415: StatusRef, ...errors } } }, async (req, reply) => {
     const { info, namespace, name } = item(req, 'write');
-    return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query) });
+    const type = patchTypeOf(req);
+    const opts = writeParams(req.query as Query);
+    if (type !== 'apply') return r.patch(info, namespace, name, type, req.body, opts);
+    const out = await r.apply(info, namespace, name, req.body, opts);
+    return reply.code(out.created ? 201 : 200).send(out.object);
   });
 
   app.delete(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Delete an object (dependents follow unless propagationPolicy=Orphan)', params: ItemParams, querystring: DeleteQuerySchema, response: { 200: AnyObject, 202: AnyObject, ...errors } } }, async (req, reply) => {
@@ -179,13 +214,16 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
   app.put(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Replace the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     statusInfo(info);
-    return (await r.replace(info, namespace, name, req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' })).object;
+    return (await r.replace(info, namespace, name, req.body, { ...writeParams(req.query as Query), subresource: 'status' })).object;
   });
 
   app.patch(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Patch the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusRef, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     statusInfo(info);
-    return r.patch(info, namespace, name, patchTypeOf(req), req.body, { dryRun: dryRunParam(req.query as Query), subresource: 'status' });
+    const type = patchTypeOf(req);
+    const opts = { ...writeParams(req.query as Query), subresource: 'status' as const };
+    if (type !== 'apply') return r.patch(info, namespace, name, type, req.body, opts);
+    return (await r.apply(info, namespace, name, req.body, opts)).object;
   });
 
   // Methods a path does not serve: 405, as a Status (hidden from the OpenAPI document).
