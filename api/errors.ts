@@ -15,7 +15,7 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   const e = err as FastifyError & { validation?: unknown[]; validationContext?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'UnsupportedMediaType', `unsupported content type "${req.headers['content-type'] ?? ''}": send application/json${req.method === 'PATCH' ? ', application/merge-patch+json or application/json-patch+json' : ''}`);
+      return new ApiError(415, 'UnsupportedMediaType', `unsupported content type "${req.headers['content-type'] ?? ''}": send application/json${req.method === 'PATCH' ? ', application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml' : ''}`);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'RequestEntityTooLarge', 'the request body is larger than 1 MiB');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

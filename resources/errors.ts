@@ -81,12 +81,17 @@ export const conflict = (ref: ObjectRef, why: string) =>
   new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${what(ref)}: ${why}`, detailsOf(ref));
 export const staleResourceVersion = (ref: ObjectRef) =>
   conflict(ref, 'the object has been modified; please apply your changes to the latest version and try again');
+/**
+ * 422 Invalid. Unlike the other reasons, `details.kind` is the Kind (`Deployment`), not the
+ * plural, as Kubernetes sends it: kubectl prints `The Deployment "x" is invalid: <causes>`
+ * from `details.kind` and `details.name`.
+ */
 export const invalid = (ref: ObjectRef, causes: StatusCause[]) =>
   new ApiError(
     422,
     'Invalid',
     `${ref.kind} "${ref.name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
-    { ...detailsOf(ref), causes },
+    { ...detailsOf(ref), kind: ref.kind, causes },
   );
 export const expired = (message: string) => new ApiError(410, 'Expired', message);
 export const forbidden = (message: string) => new ApiError(403, 'Forbidden', message);
