@@ -1,0 +1,245 @@
+// The real kubectl 1.32 (/usr/bin/kubectl) against a deployer process (issue 7, acceptance 2):
+// get (the server's Table columns, -o yaml, -A, -l), apply -f create/update with default
+// validation and a bad manifest, apply --server-side, diff, patch (merge, json), delete -f and
+// by name (waiting on a finalizer), get -w, describe with Events, get --raw, explain.
+//
+// kubectl (client-go's clientcmd) sends a kubeconfig's or `--token`'s credentials only over
+// https, so the test puts a TLS terminator (a self-signed certificate made with openssl) in
+// front of deployer, and the kubeconfig skips verification.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t, { type Test } from 'tap';
+import YAML from 'yaml';
+import { freshDatabase } from '../helpers/pg.js';
+import { api, spawnServer } from '../helpers/process.js';
+
+const KUBECTL = '/usr/bin/kubectl';
+const run = promisify(execFile);
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An https server on 127.0.0.1 that passes every request (streaming) to `target`. */
+async function tlsTerminator(t: Test, dir: string, target: string): Promise<string> {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const up = http.request(target + req.url, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+t.test('kubectl 1.32 against deployer', async (t) => {
+  const version = await run(KUBECTL, ['version', '--client']);
+  t.match(version.stdout, /Client Version: v1\.32\./, 'the real kubectl 1.32');
+
+  const token = 'kubectl-e2e-' + Math.random().toString(36).slice(2);
+  const server = await spawnServer(t, { DATABASE_URL: await freshDatabase(t), DEPLOYER_ADMIN_TOKEN: token });
+  await server.waitReady();
+  const dir = await mkdtemp(join(tmpdir(), 'deployer-kubectl-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const url = await tlsTerminator(t, dir, server.url);
+  const ns = `kctl-${Math.random().toString(36).slice(2, 8)}`;
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, YAML.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'deployer', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'e2e', user: {} }],
+    contexts: [{ name: 'e2e', context: { cluster: 'deployer', user: 'e2e', namespace: ns } }],
+    'current-context': 'e2e',
+  }));
+  const base = ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), '--token', token];
+  const env = { ...process.env, KUBECONFIG: undefined, NO_COLOR: '1' };
+  const kubectl = (...args: string[]): Promise<Result> =>
+    new Promise((resolve) => {
+      execFile(KUBECTL, [...base, ...args], { timeout: 30_000, env }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  const ok = async (...args: string[]) => {
+    const r = await kubectl(...args);
+    t.equal(r.code, 0, `kubectl ${args.join(' ')}${r.code ? `: ${r.stderr}` : ''}`);
+    return r.stdout;
+  };
+  const file = async (name: string, docs: unknown[]) => {
+    const path = join(dir, name);
+    await writeFile(path, docs.map((d) => YAML.stringify(d)).join('---\n'));
+    return path;
+  };
+  const API = `/apis/deployer.dev/v1/namespaces/${ns}`;
+  const get = (path: string) => api(server.url, token, 'GET', `${API}/${path}`);
+
+  const serverVersion = await ok('version');
+  t.match(serverVersion, /Server Version: v1\.32\.0-deployer/);
+
+  // apply -f: create (default validation: kubectl reads /openapi/v3 and sends fieldValidation=Strict)
+  const psDoc = { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', metadata: { name: 'web', labels: { team: 'kctl' } }, spec: { serviceType: 'static' } };
+  const routeDoc = { apiVersion: 'deployer.dev/v1', kind: 'Route', metadata: { name: 'web' }, spec: { host: 'web.example.test', projectServer: 'web' } };
+  const manifest = await file('web.yaml', [psDoc, routeDoc]);
+  const created = await ok('apply', '-f', manifest);
+  t.match(created, 'projectserver.deployer.dev/web created');
+  t.match(created, 'route.deployer.dev/web created');
+  const web = (await get('projectservers/web')).body;
+  t.match(web.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], /"team":"kctl"/, 'client-side apply keeps its annotation');
+
+  // apply -f: update (a JSON merge patch computed from the last applied configuration)
+  const manifest2 = await file('web.yaml', [{ ...psDoc, metadata: { name: 'web', labels: { team: 'kctl', tier: 'front' } } }, { ...routeDoc, spec: { ...routeDoc.spec, pathPrefix: '/app' } }]);
+  const configured = await ok('apply', '-f', manifest2);
+  t.match(configured, 'projectserver.deployer.dev/web configured');
+  t.match(configured, 'route.deployer.dev/web configured');
+  t.equal((await get('routes/web')).body.spec.pathPrefix, '/app');
+  const rvBefore = (await get('projectservers/web')).body.metadata.resourceVersion;
+  t.match(await ok('apply', '-f', manifest2), 'projectserver.deployer.dev/web unchanged');
+  t.equal((await get('projectservers/web')).body.metadata.resourceVersion, rvBefore, 'an unchanged apply writes nothing');
+
+  // a bad manifest: non-zero exit and kubectl's "is invalid" line naming the field
+  const bad = await kubectl('apply', '-f', await file('bad.yaml', [{ apiVersion: 'deployer.dev/v1', kind: 'Deployment', metadata: { name: 'bad' }, spec: { projectServer: 'web', source: {} } }]));
+  t.not(bad.code, 0, 'a bad manifest fails');
+  t.match(bad.stderr, /The Deployment "bad" is invalid: spec\.source: /);
+  const unknown = await kubectl('apply', '-f', await file('unknown.yaml', [{ ...psDoc, metadata: { name: 'typo' }, spec: { serviceType: 'static', prot: 80 } }]));
+  t.not(unknown.code, 0);
+  t.match(unknown.stderr, /unknown field "spec\.prot"/, 'strict validation by the server');
+
+  // get: the server's Table columns, -o yaml, -A, -l
+  const table = await fetch(`${server.url}${API}/projectservers`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } }).then((r) => r.json());
+  const columns = (table.columnDefinitions as { name: string; priority: number }[]).filter((c) => c.priority === 0).map((c) => c.name.toUpperCase());
+  const listed = (await ok('get', 'projectservers')).trim().split('\n');
+  t.same(listed[0].trim().split(/\s{2,}/), columns, `kubectl get prints the server's columns (${columns.join(', ')})`);
+  t.match(listed[1], /^web\s+static\s/);
+  const asYaml = YAML.parse(await ok('get', 'ps', 'web', '-o', 'yaml'));
+  t.match(asYaml, { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', metadata: { name: 'web', namespace: ns, labels: { tier: 'front' } }, spec: { serviceType: 'static' } });
+  const all = (await ok('get', 'routes', '-A')).trim().split('\n');
+  t.match(all[0], /^NAMESPACE\s+NAME\s/);
+  t.match(all[1], new RegExp(`^${ns}\\s+web\\s+web\\.example\\.test`));
+  t.match(await ok('get', 'ps', '-l', 'tier=front', '-o', 'name'), /^projectserver\.deployer\.dev\/web\n$/);
+  const none = await kubectl('get', 'ps', '-l', 'tier=back');
+  t.equal(none.code, 0);
+  t.match(none.stderr, /No resources found in .* namespace/);
+
+  // diff: dryRun=All, nothing saved; exit 1 with differences, 0 without
+  const rv = (await get('projectservers/web')).body.metadata.resourceVersion;
+  const differs = await kubectl('diff', '-f', await file('diff.yaml', [{ ...psDoc, metadata: { name: 'web', labels: { team: 'kctl', tier: 'back' } } }]));
+  t.equal(differs.code, 1, `diff exits 1 when something differs${differs.code > 1 ? `: ${differs.stderr}` : ''}`);
+  t.match(differs.stdout, /-\s+tier: front\n\+\s+tier: back/);
+  t.equal((await get('projectservers/web')).body.metadata.resourceVersion, rv, 'diff changed nothing');
+  t.equal((await get('projectservers/web')).body.metadata.labels.tier, 'front');
+  const same = await kubectl('diff', '-f', manifest2);
+  t.equal(same.code, 0, 'no differences: exit 0');
+
+  // apply --server-side: create, then merge (fields left out stay)
+  const ssaDoc = { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', metadata: { name: 'ssa', labels: { a: '1' } }, spec: { serviceType: 'static' } };
+  t.match(await ok('apply', '--server-side', '-f', await file('ssa.yaml', [ssaDoc])), 'projectserver.deployer.dev/ssa serverside-applied');
+  t.equal((await get('projectservers/ssa')).status, 200, 'created');
+  const ssa2 = await file('ssa.yaml', [{ ...ssaDoc, metadata: { name: 'ssa', labels: { b: '2' } } }]);
+  t.match(await ok('apply', '--server-side', '-f', ssa2), 'serverside-applied');
+  t.match((await get('projectservers/ssa')).body.metadata.labels, { a: '1', b: '2' }, 'merged');
+
+  // patch
+  t.match(await ok('patch', 'ps', 'web', '--type=merge', '-p', '{"metadata":{"labels":{"patched":"merge"}}}'), 'projectserver.deployer.dev/web patched');
+  t.match(await ok('patch', 'ps', 'web', '--type=json', '-p', '[{"op":"add","path":"/metadata/labels/json","value":"yes"}]'), 'patched');
+  t.match((await get('projectservers/web')).body.metadata.labels, { patched: 'merge', json: 'yes', tier: 'front' });
+
+  // describe, with the object's Events (read from /api/v1/namespaces/{ns}/events)
+  const uid = (await get('projectservers/web')).body.metadata.uid;
+  const now = new Date().toISOString();
+  const ev = await api(server.url, token, 'POST', `${API}/events`, {
+    metadata: { name: 'web-started' },
+    involvedObject: { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', namespace: ns, name: 'web', uid },
+    reason: 'ContainerStarted',
+    message: 'the static server is up',
+    type: 'Normal',
+    count: 1,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    source: { component: 'projectserver-controller' },
+  });
+  t.equal(ev.status, 201);
+  const described = await ok('describe', 'ps', 'web');
+  t.match(described, /^Name:\s+web$/m);
+  t.match(described, /Service Type:\s+static/);
+  t.match(described, /Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n.*\n\s+Normal\s+ContainerStarted\s+\S+\s+projectserver-controller\s+the static server is up/);
+
+  // get --raw and explain (the OpenAPI v3 document's schemas)
+  const raw = JSON.parse(await ok('get', '--raw', '/apis/deployer.dev/v1'));
+  t.equal(raw.kind, 'APIResourceList');
+  t.ok(raw.resources.some((r: { name: string }) => r.name === 'deployments'));
+  const explained = await ok('explain', 'projectservers.spec');
+  t.match(explained, /KIND:\s+ProjectServer/);
+  t.match(explained, /serviceType\s+<string> -required-/);
+
+  // get -w: ADDED, MODIFIED, DELETED as they happen
+  const watcher: ChildProcess = spawn(KUBECTL, [...base, 'get', 'ps', '-w', '--output-watch-events'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    watcher.kill('SIGKILL');
+  });
+  let watched = '';
+  watcher.stdout!.on('data', (d) => (watched += d));
+  watcher.stderr!.on('data', (d) => (watched += d));
+  const waitFor = async (re: RegExp, ms = 15_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(watched)) {
+      if (Date.now() > end) throw new Error(`kubectl get -w did not print ${re} within ${ms} ms:\n${watched}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await waitFor(/^ADDED\s+web\s/m);
+  t.pass('the watch listed web');
+  t.equal((await api(server.url, token, 'POST', `${API}/projectservers`, { metadata: { name: 'watched' }, spec: { serviceType: 'static' } })).status, 201);
+  await waitFor(/^ADDED\s+watched\s/m);
+  t.equal((await api(server.url, token, 'PATCH', `${API}/projectservers/watched`, { metadata: { labels: { x: 'y' } } }, 'application/merge-patch+json')).status, 200);
+  await waitFor(/^MODIFIED\s+watched\s/m);
+  t.equal((await api(server.url, token, 'DELETE', `${API}/projectservers/watched`)).status, 200);
+  await waitFor(/^DELETED\s+watched\s/m);
+  t.pass('ADDED, MODIFIED and DELETED arrived');
+  t.notMatch(watched, /BOOKMARK|error/i, 'no bookmarks or errors printed');
+  watcher.kill('SIGTERM');
+
+  // delete -f: returns once gone
+  t.match(await ok('delete', '-f', ssa2), 'projectserver.deployer.dev "ssa" deleted');
+  t.equal((await get('projectservers/ssa')).status, 404, 'gone when delete -f returns');
+
+  // delete by name with a finalizer: returns only after the finalizer is removed
+  t.equal((await api(server.url, token, 'PATCH', `${API}/projectservers/web`, { metadata: { finalizers: ['e2e.deployer.dev/hold'] } }, 'application/merge-patch+json')).status, 200);
+  let deleteDone = false;
+  const deleting = kubectl('delete', 'ps', 'web').then((r) => {
+    deleteDone = true;
+    return r;
+  });
+  const marked = Date.now() + 10_000;
+  while ((await get('projectservers/web')).body.metadata?.deletionTimestamp === undefined && Date.now() < marked) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1500));
+  t.notOk(deleteDone, 'kubectl delete still waits while the finalizer holds the object');
+  t.ok((await get('projectservers/web')).body.metadata.deletionTimestamp, 'marked for deletion');
+  t.equal((await api(server.url, token, 'PATCH', `${API}/projectservers/web`, [{ op: 'remove', path: '/metadata/finalizers' }], 'application/json-patch+json')).status, 200);
+  const deleted = await deleting;
+  t.equal(deleted.code, 0, deleted.stderr);
+  t.match(deleted.stdout, 'projectserver.deployer.dev "web" deleted');
+  t.equal((await get('projectservers/web')).status, 404, 'gone once the finalizer went');
+  t.match(await ok('delete', 'route', 'web'), 'route.deployer.dev "web" deleted');
+  t.equal((await get('routes/web')).status, 404);
+});
