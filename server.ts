@@ -12,11 +12,16 @@
 //   DEPLOYER_PROXY_ADMIN_PORT  the proxy admin API's port on 127.0.0.1 (0: Docker picks)
 //   DEPLOYER_PROXY_IMAGE     the proxy's image (default: deployer/caddy, built here from the
 //                            host's caddy and its shared libraries)
+//   DEPLOYER_TLS_PORT        the API over HTTPS too, for kubectl (6443; `off`: none)
+//   DEPLOYER_TLS_CERT, DEPLOYER_TLS_KEY  PEM files for it (default: a self-signed pair made
+//                            with openssl and kept in <data dir>/tls)
 //   --no-api                 run controllers only
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
+import type { TlsInfo } from './api/routes/tls-info.js';
+import { loadOrCreateCertificate, serveTls, type TlsMaterial } from './api/tls.js';
 import { CONTROLLERS, NEEDS_DOCKER, selectControllers, type DockerDeps } from './controllers/index.js';
 import { containerLogSource, DockerEventStream, DockerRuntime, installationFilter, networkName } from './docker/index.js';
 import { caddyImage, staticImage } from './images/index.js';
@@ -51,6 +56,14 @@ async function bootstrapAdmin(store: Awaited<ReturnType<typeof openStore>>, data
   const file = join(dataDir, 'admin-token');
   await writeFile(file, secret + '\n', { mode: 0o600 });
   process.stdout.write(`deployer: admin token (shown once, also in ${file}):\n${secret}\n`);
+}
+
+async function tlsMaterial(dataDir: string, host: string): Promise<TlsMaterial> {
+  const certFile = process.env.DEPLOYER_TLS_CERT;
+  const keyFile = process.env.DEPLOYER_TLS_KEY;
+  if (!certFile !== !keyFile) throw new Error('set both DEPLOYER_TLS_CERT and DEPLOYER_TLS_KEY, or neither');
+  if (certFile && keyFile) return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+  return loadOrCreateCertificate(join(dataDir, 'tls'), host);
 }
 
 function parseArgs(argv: string[]): { api: boolean; controllers: string | undefined } {
@@ -95,12 +108,26 @@ async function main(): Promise<void> {
   const store = await openStore({ connectionString, log });
   await bootstrapAdmin(store, dataDir);
   let api: Api | undefined;
+  let tls: Awaited<ReturnType<typeof serveTls>> | undefined;
   if (args.api) {
     // container logs: through the controllers' engine, or (API only) a client made for them
     const logs = containerLogSource(runtime ?? new DockerRuntime(), () => store.records.installation());
-    api = await buildApi({ store, identity, logs, loggerInstance: logger.child({ component: 'api' }) });
+    let tlsInfo: TlsInfo | undefined;
+    api = await buildApi({ store, identity, logs, loggerInstance: logger.child({ component: 'api' }), tls: () => tlsInfo });
     await api.app.listen({ host, port });
     log(`serving the API on http://${host}:${port}`);
+    const tlsPort = process.env.DEPLOYER_TLS_PORT ?? '6443';
+    if (tlsPort !== 'off') {
+      const material = await tlsMaterial(dataDir, host);
+      try {
+        tls = await serveTls(api.app, material, host, Number(tlsPort));
+      } catch (err) {
+        throw new Error(`cannot serve HTTPS on ${host}:${tlsPort} (${(err as Error).message}); set DEPLOYER_TLS_PORT to a free port, or to off`);
+      }
+      const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      tlsInfo = { url: `https://${shown}:${tls.port}`, certificate: material.cert };
+      log(`serving the API on ${tlsInfo.url} (kubectl sends tokens only over TLS)`);
+    }
   }
   let events: DockerEventStream | undefined;
   let docker: DockerDeps | undefined;
@@ -142,6 +169,7 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await api?.app.close(); // stops accepting, finishes in-flight requests, ends watches
+      await tls?.close();
       await manager.stop(); // aborts reconciles, releases every lease at once
       await events?.stop();
       await store.close();

@@ -15,6 +15,7 @@ import { logRoutes, type LogSource } from './routes/logs.js';
 import { monitoringRoutes } from './routes/monitoring.js';
 import { openApiV3Routes } from './routes/openapi-v3.js';
 import { resourceRoutes } from './routes/resources.js';
+import { tlsInfoRoutes, type TlsInfo } from './routes/tls-info.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWatchRegistry } from './routes/watch.js';
 import { SHARED_SCHEMAS } from './shared-schemas.js';
@@ -35,6 +36,8 @@ export interface ApiOptions {
   identity?: string;
   /** Container logs for …/projectservers/{name}/log (absent: that endpoint answers 503). */
   logs?: LogSource;
+  /** The HTTPS listener's URL and certificate once it runs (GET /api/tls). */
+  tls?: () => TlsInfo | undefined;
 }
 
 export interface Api {
@@ -109,6 +112,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   tokenRoutes(app, opts.store);
   monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
   logRoutes(app, opts.store, opts.logs);
+  tlsInfoRoutes(app, opts.tls ?? (() => undefined));
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
 
   await app.ready();

@@ -3,6 +3,7 @@
 import type { Test } from 'tap';
 import { buildApi, type Api } from '../../api/app.js';
 import type { LogSource } from '../../api/routes/logs.js';
+import type { TlsInfo } from '../../api/routes/tls-info.js';
 import { openStore, type Store } from '../../store/index.js';
 import { freshDatabase } from './pg.js';
 
@@ -29,10 +30,10 @@ export interface RequestOptions {
 export const PS = '/apis/deployer.dev/v1/namespaces/default/projectservers';
 export const nsPath = (ns: string, plural = 'projectservers') => `/apis/deployer.dev/v1/namespaces/${ns}/${plural}`;
 
-export async function startApi(t: Test, opts: { bookmarkMs?: number; connectionString?: string; identity?: string; logs?: LogSource } = {}): Promise<TestApi> {
+export async function startApi(t: Test, opts: { bookmarkMs?: number; connectionString?: string; identity?: string; logs?: LogSource; tls?: () => TlsInfo | undefined } = {}): Promise<TestApi> {
   const connectionString = opts.connectionString ?? (await freshDatabase(t));
   const store = await openStore({ connectionString, hubPollIntervalMs: 200 });
-  const api = await buildApi({ store, bookmarkMs: opts.bookmarkMs, shutdownGraceMs: 300, identity: opts.identity, logs: opts.logs });
+  const api = await buildApi({ store, bookmarkMs: opts.bookmarkMs, shutdownGraceMs: 300, identity: opts.identity, logs: opts.logs, tls: opts.tls });
   await api.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = api.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

@@ -30,7 +30,7 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, DEPLOYER_CONTROLLERS: 'none', ...env, PORT: String(port), HOST: '127.0.0.1' }))
+  for (const [k, v] of Object.entries({ ...process.env, DEPLOYER_CONTROLLERS: 'none', DEPLOYER_TLS_PORT: 'off', ...env, PORT: String(port), HOST: '127.0.0.1' }))
     if (v !== undefined && !k.startsWith('NODE_V8_COVERAGE') && !k.startsWith('TAP')) childEnv[k] = v;
   const proc = spawn(command[0], command.slice(1), { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
