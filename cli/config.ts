@@ -130,7 +130,11 @@ export function resolveSettings(
 /** A kubeconfig (YAML) for real kubectl that reaches the same deployer as `s`. */
 export function kubeconfig(s: Settings): string {
   const name = s.context ?? 'deployer';
-  return YAML.stringify({
+  // client-go drops a token meant for an http:// server: say so where the user will look
+  const note = s.server.startsWith('http:')
+    ? `# kubectl sends the token only over https: put a TLS terminator in front of ${s.server}\n# and set the cluster's server to it (README, "kubectl"); deployctl --server=URL config kubeconfig\n`
+    : '';
+  return note + YAML.stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name, cluster: { server: s.server } }],
