@@ -4,21 +4,17 @@
 // by name (waiting on a finalizer), get -w, describe with Events, get --raw, explain.
 //
 // kubectl (client-go's clientcmd) sends a kubeconfig's or `--token`'s credentials only over
-// https, so the test puts a TLS terminator (a self-signed certificate made with openssl) in
-// front of deployer, and the kubeconfig skips verification.
+// https, so kubectl talks to deployer's own HTTPS port (DEPLOYER_TLS_PORT) and verifies it
+// against the certificate GET /api/tls hands out, as `deployctl config kubeconfig` does.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import YAML from 'yaml';
 import { freshDatabase } from '../helpers/pg.js';
-import { api, spawnServer } from '../helpers/process.js';
+import { api, freePort, spawnServer } from '../helpers/process.js';
 
 const KUBECTL = '/usr/bin/kubectl';
 const run = promisify(execFile);
@@ -29,45 +25,29 @@ interface Result {
   stderr: string;
 }
 
-/** An https server on 127.0.0.1 that passes every request (streaming) to `target`. */
-async function tlsTerminator(t: Test, dir: string, target: string): Promise<string> {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-    const up = http.request(target + req.url, { method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 t.test('kubectl 1.32 against deployer', async (t) => {
   const version = await run(KUBECTL, ['version', '--client']);
   t.match(version.stdout, /Client Version: v1\.32\./, 'the real kubectl 1.32');
 
   const token = 'kubectl-e2e-' + Math.random().toString(36).slice(2);
-  const server = await spawnServer(t, { DATABASE_URL: await freshDatabase(t), DEPLOYER_ADMIN_TOKEN: token });
-  await server.waitReady();
   const dir = await mkdtemp(join(tmpdir(), 'deployer-kubectl-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const url = await tlsTerminator(t, dir, server.url);
+  const server = await spawnServer(t, {
+    DATABASE_URL: await freshDatabase(t),
+    DEPLOYER_ADMIN_TOKEN: token,
+    DEPLOYER_DATA_DIR: join(dir, 'data'),
+    DEPLOYER_TLS_PORT: String(await freePort()),
+  });
+  await server.waitReady();
+  const tlsInfo = (await api(server.url, token, 'GET', '/api/tls')).body as { server: string; certificateAuthorityData: string };
+  const url = tlsInfo.server;
+  t.match(url, /^https:\/\/127\.0\.0\.1:\d+$/, 'deployer serves HTTPS');
   const ns = `kctl-${Math.random().toString(36).slice(2, 8)}`;
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(kubeconfig, YAML.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'deployer', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+    clusters: [{ name: 'deployer', cluster: { server: url, 'certificate-authority-data': tlsInfo.certificateAuthorityData } }],
     users: [{ name: 'e2e', user: {} }],
     contexts: [{ name: 'e2e', context: { cluster: 'deployer', user: 'e2e', namespace: ns } }],
     'current-context': 'e2e',
