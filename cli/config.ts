@@ -127,17 +127,29 @@ export function resolveSettings(
   return { server, token: token || undefined, namespace, context: ctx?.name };
 }
 
-/** A kubeconfig (YAML) for real kubectl that reaches the same deployer as `s`. */
-export function kubeconfig(s: Settings): string {
+/** Where deployer serves HTTPS and the certificate to trust (GET /api/tls). */
+export interface TlsEndpoint {
+  server: string;
+  certificateAuthorityData: string;
+}
+
+/**
+ * A kubeconfig (YAML) for real kubectl that reaches the same deployer as `s`: through its
+ * HTTPS endpoint when `tls` is given (client-go drops a token meant for an http:// server),
+ * else at `s.server` with a comment saying why kubectl will be refused.
+ */
+export function kubeconfig(s: Settings, tls?: TlsEndpoint): string {
   const name = s.context ?? 'deployer';
-  // client-go drops a token meant for an http:// server: say so where the user will look
-  const note = s.server.startsWith('http:')
-    ? `# kubectl sends the token only over https: put a TLS terminator in front of ${s.server}\n# and set the cluster's server to it (README, "kubectl"); deployctl --server=URL config kubeconfig\n`
+  const server = tls?.server ?? s.server;
+  const note = server.startsWith('http:')
+    ? `# kubectl sends the token only over https, and ${s.server} serves no HTTPS (DEPLOYER_TLS_PORT=off):\n# start deployer with its HTTPS port, or put a TLS terminator in front (README, "kubectl")\n`
     : '';
+  const cluster: Record<string, string> = { server };
+  if (tls) cluster['certificate-authority-data'] = tls.certificateAuthorityData;
   return note + YAML.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: s.server } }],
+    clusters: [{ name, cluster }],
     users: [{ name, user: s.token ? { token: s.token } : {} }],
     contexts: [{ name, context: { cluster: name, user: name, namespace: s.namespace } }],
     'current-context': name,

@@ -2,7 +2,7 @@
 // contexts file (mode 0600) and a kubeconfig for real kubectl.
 import { str } from '../args.js';
 import type { Command } from '../context.js';
-import { kubeconfig, loadConfig, saveConfig, setContext, useContext } from '../config.js';
+import { kubeconfig, type TlsEndpoint, loadConfig, saveConfig, setContext, useContext } from '../config.js';
 import { CliError } from '../errors.js';
 import { renderTable } from '../table.js';
 
@@ -73,11 +73,11 @@ const current: Command = {
 const kube: Command = {
   words: ['config', 'kubeconfig'],
   usage: 'config kubeconfig',
-  summary: 'a kubeconfig for kubectl that reaches the same deployer (server, token, namespace)',
+  summary: "a kubeconfig for kubectl that reaches the same deployer (its HTTPS endpoint and certificate, the token, the namespace)",
   flags: [],
-  local: true,
   async run(ctx) {
-    ctx.io.out(kubeconfig(ctx.settings));
+    const tls = await ctx.client.getOrNull<TlsEndpoint>('/api/tls');
+    ctx.io.out(kubeconfig(ctx.settings, tls ?? undefined));
     return 0;
   },
 };

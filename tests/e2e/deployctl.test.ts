@@ -7,7 +7,7 @@
 // events -w, health, version, completion bash, config kubeconfig, delete -f and by name
 // waiting until the finalizers are done; readable errors for a bad manifest (422 naming the
 // field), an unknown kind and a wrong token. Everything it made in Docker is removed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,7 @@ t.test('deployctl against a running deployer', async (t) => {
     DATABASE_URL: db,
     DEPLOYER_DATA_DIR: join(dir, 'data'),
     DEPLOYER_ADMIN_TOKEN: TOKEN,
+    DEPLOYER_TLS_PORT: String(await freePort()),
     DEPLOYER_CONTROLLERS: 'projectserver,route,deployment',
     DEPLOYER_PROXY_PORT: String(proxyPort),
     DEPLOYER_PROXY_HTTPS_PORT: '0',
@@ -117,8 +118,20 @@ t.test('deployctl against a running deployer', async (t) => {
     t.equal(await ok(t, ['config', 'current-context']), 'e2e\n', 'the first context is current');
     t.match(await ok(t, ['config', 'get-contexts']), /^CURRENT\s+NAME\s+SERVER\s+NAMESPACE\n\*\s+e2e\s+http\S+\s+cli\n\s+other\s+http:\/\/127\.0\.0\.1:9\n$/);
     t.equal(await ok(t, ['config', 'use-context', 'e2e']), 'Switched to context "e2e".\n');
-    const kc = YAML.parse(await ok(t, ['config', 'kubeconfig']));
-    t.same([kc.clusters[0].cluster.server, kc.users[0].user.token, kc.contexts[0].context.namespace], [server.url, TOKEN, NS], 'kubeconfig: server, token, namespace');
+    const kcText = await ok(t, ['config', 'kubeconfig']);
+    const kc = YAML.parse(kcText);
+    t.match(kc.clusters[0].cluster.server, /^https:\/\/127\.0\.0\.1:\d+$/, "kubeconfig: deployer's HTTPS endpoint");
+    t.ok(kc.clusters[0].cluster['certificate-authority-data'], 'kubeconfig: the certificate to trust');
+    t.same([kc.users[0].user.token, kc.contexts[0].context.namespace], [TOKEN, NS], 'kubeconfig: token, namespace');
+    // real kubectl with that kubeconfig, verifying deployer's certificate
+    const kcFile = join(dir, 'kubeconfig');
+    await writeFile(kcFile, kcText);
+    const got = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile('/usr/bin/kubectl', ['--kubeconfig', kcFile, '--cache-dir', join(dir, 'kube-cache'), 'get', 'projectservers'], { timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, out: stdout + stderr }),
+      ),
+    );
+    t.same(got, { code: 0, out: `No resources found in ${NS} namespace.\n` }, 'kubectl works with the kubeconfig deployctl printed');
     t.match(await ok(t, ['version']), new RegExp(`^Client Version: 0\\.1\\.0\\nServer Version: .*1\\.32`));
   });
 

@@ -58,3 +58,11 @@ t.test('a kubeconfig for kubectl: cluster server, user token, context namespace'
   t.equal(k['current-context'], 'dev');
   t.equal(k.kind, 'Config');
 });
+
+t.test("a kubeconfig through deployer's HTTPS endpoint carries its certificate; without one it says why kubectl will fail", async (t) => {
+  const s = { server: 'http://d:1', token: 'tok', namespace: 'team-a', context: 'dev' };
+  const text = kubeconfig(s, { server: 'https://d:6443', certificateAuthorityData: 'Q0E=' });
+  t.notMatch(text, /^#/, 'no warning');
+  t.same(YAML.parse(text).clusters, [{ name: 'dev', cluster: { server: 'https://d:6443', 'certificate-authority-data': 'Q0E=' } }]);
+  t.match(kubeconfig(s), /^# kubectl sends the token only over https/);
+});
