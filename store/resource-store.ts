@@ -411,7 +411,15 @@ export class ResourceStore {
           return { op: 'create', parts: prepareCreate(info, input, this.context(namespace, name)) };
         }
         const before = toObject(info, current.parts, current.revision) as Json;
-        const after = applyPatch(before, type, patch);
+        let after: Json;
+        try {
+          after = applyPatch(before, type, patch);
+        } catch (err) {
+          // kubectl prints `The ProjectServer "x" is invalid: …` from details.kind and name
+          if (err instanceof ApiError && err.code === 422 && !err.details?.kind)
+            throw new ApiError(422, 'Invalid', err.message, { ...err.details, group: 'deployer.dev', kind: info.kind, name });
+          throw err;
+        }
         const rv = (after.metadata as Json | undefined)?.resourceVersion;
         if (rv !== undefined && rv !== null && String(rv) !== String(current.revision)) throw staleResourceVersion(ref);
         return this.decideUpdate(info, current, after, namespace, name, sub);

@@ -18,6 +18,8 @@ const Health = Type.Object({
     healthy: Type.Integer(),
     unhealthy: Type.Integer(),
     degraded: Type.Integer(),
+    /** Not yet running or not yet checked (phase Pending, or no health known). */
+    pending: Type.Integer(),
     stopped: Type.Integer(),
     restarts: Type.Integer(),
   }),
@@ -83,7 +85,7 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
         store.records.get<CleanupRecord>(CLEANUP_RECORD),
         store.leases.list(),
       ]);
-      const containers = { total: 0, healthy: 0, unhealthy: 0, degraded: 0, stopped: 0, restarts: 0 };
+      const containers = { total: 0, healthy: 0, unhealthy: 0, degraded: 0, pending: 0, stopped: 0, restarts: 0 };
       for (const ps of servers.items) {
         const st = (ps.status ?? {}) as { phase?: string; health?: string; restartCount?: number };
         containers.total++;
@@ -91,7 +93,8 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
         if (st.phase === 'Stopped') containers.stopped++;
         else if (st.health === 'healthy') containers.healthy++;
         else if (st.health === 'degraded') containers.degraded++;
-        else containers.unhealthy++;
+        else if (st.health === 'unhealthy' || st.phase === 'Failed') containers.unhealthy++;
+        else containers.pending++;
       }
       const c = cleanup?.data ?? {};
       return {

@@ -4,7 +4,7 @@ import { clientVersion, paint } from '../io.js';
 import { ageOf } from '../table.js';
 
 export interface HealthSummary {
-  containers: { total: number; healthy: number; unhealthy: number; degraded: number; stopped: number; restarts: number };
+  containers: { total: number; healthy: number; unhealthy: number; degraded: number; pending?: number; stopped: number; restarts: number };
   zombies: { found: number; removed: number; lastSweepAt: string | null };
   helpersRemoved: number;
   volumesRemoved: number;
@@ -17,7 +17,7 @@ export function healthText(h: HealthSummary, now: number, color = false): string
   const c = h.containers;
   const ok = c.unhealthy === 0 && c.degraded === 0;
   const lines = [
-    `Containers:  ${c.total} (${paint(color, 32, `${c.healthy} healthy`)}, ${paint(color && c.degraded > 0, 33, `${c.degraded} degraded`)}, ${paint(color && c.unhealthy > 0, 31, `${c.unhealthy} unhealthy`)}, ${c.stopped} stopped), ${c.restarts} restarts`,
+    `Containers:  ${c.total} (${paint(color, 32, `${c.healthy} healthy`)}, ${paint(color && c.degraded > 0, 33, `${c.degraded} degraded`)}, ${paint(color && c.unhealthy > 0, 31, `${c.unhealthy} unhealthy`)}, ${c.pending ? `${c.pending} pending, ` : ''}${c.stopped} stopped), ${c.restarts} restarts`,
     `Zombies:     ${h.zombies.found} found, ${h.zombies.removed} removed${h.zombies.lastSweepAt ? ` (last sweep ${ageOf(h.zombies.lastSweepAt, now)} ago)` : ' (no sweep yet)'}`,
     `Cleanup:     ${h.helpersRemoved} helpers and ${h.volumesRemoved} volumes removed`,
     'Controllers:',

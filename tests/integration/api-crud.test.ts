@@ -146,6 +146,7 @@ t.test('patch: merge patch, JSON patch with test ops, unsupported types', async 
   });
   t.equal(failed.status, 422);
   t.match(failed.body.message, /test/);
+  t.match(failed.body.details, { kind: 'ProjectServer', name: 'blog', causes: [{ field: '/spec/port' }] }, 'kubectl prints "The ProjectServer "blog" is invalid" from these');
   t.equal((await a.request('GET', `${PS}/blog`)).body.spec.port, 82, 'a failed test op changes nothing');
 
   const uidPatch = await a.request('PATCH', `${PS}/blog`, {

@@ -63,7 +63,7 @@ t.test('zombies go; unlabelled, foreign and stopped-on-purpose containers stay',
   }, 'the health figures');
   t.equal(health!.status, 200);
   t.match(health!.body, {
-    containers: { total: 1, stopped: 1, healthy: 0, unhealthy: 0 },
+    containers: { total: 1, stopped: 1, healthy: 0, unhealthy: 0, pending: 0 },
     zombies: { found: 1, removed: 1 },
   });
   t.same(health!.body.leaders.map((l: any) => l.name).sort(), ['cleanup', 'projectserver']);
