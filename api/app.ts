@@ -9,6 +9,7 @@ import type { Store } from '../store/index.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { coreEventRoutes } from './routes/core-events.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogSource } from './routes/logs.js';
@@ -113,6 +114,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
   logRoutes(app, opts.store, opts.logs);
   tlsInfoRoutes(app, opts.tls ?? (() => undefined));
+  dashboardRoutes(app);
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
 
   await app.ready();

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from '../resources/index.js';
 import type { TokenInfo } from '../schemas/index.js';
 import type { TokenStore } from '../store/index.js';
+import { isDashboardPath } from './routes/dashboard.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,7 +22,7 @@ export type Verb = 'read' | 'write';
 export function registerAuth(app: FastifyInstance, tokens: TokenStore): void {
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0];
-    if (PUBLIC.has(path) || path === '/version/') return;
+    if (PUBLIC.has(path) || path === '/version/' || isDashboardPath(path)) return;
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? header.match(/^Bearer\s+(\S+)\s*$/i) : null;
     if (!m) throw unauthorized('this endpoint needs "Authorization: Bearer <token>"');
