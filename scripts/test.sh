@@ -2,7 +2,8 @@
 # npm test [-- <tap args / test files>]
 #
 # 1. installs dependencies if package-lock.json changed (scripts/ensure-deps.sh),
-#    and makes sure a Docker engine answers (scripts/ensure-docker.sh)
+#    makes sure a Docker engine answers (scripts/ensure-docker.sh) and that
+#    Debian's chromium is installed for the browser tests (scripts/ensure-chromium.sh)
 # 2. npm run lint (tsc --noEmit + scripts/lint-imports.ts)
 # 3. unless DATABASE_URL is already set, starts one embedded PostgreSQL for
 #    the whole run (scripts/test-postgres.ts) and exports DATABASE_URL
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 sh scripts/ensure-deps.sh
 sh scripts/ensure-docker.sh
+sh scripts/ensure-chromium.sh
 
 echo "test: npm run lint" >&2
 if ! npm run --silent lint; then
