@@ -25,6 +25,7 @@ import { loadOrCreateCertificate, serveTls, type TlsMaterial } from './api/tls.j
 import { CONTROLLERS, NEEDS_DOCKER, selectControllers, type DockerDeps } from './controllers/index.js';
 import { containerLogSource, DockerEventStream, DockerRuntime, installationFilter, networkName } from './docker/index.js';
 import { caddyImage, staticImage } from './images/index.js';
+import { createMetrics } from './metrics/index.js';
 import type { LogFn } from './controllers/runtime/log.js';
 import { ControllerManager, processIdentity } from './controllers/runtime/manager.js';
 import { ApiError } from './resources/index.js';
@@ -107,13 +108,15 @@ async function main(): Promise<void> {
   }
   const store = await openStore({ connectionString, log });
   await bootstrapAdmin(store, dataDir);
+  // one registry for the process: the API counts requests into it, the controllers reconciles
+  const metrics = createMetrics();
   let api: Api | undefined;
   let tls: Awaited<ReturnType<typeof serveTls>> | undefined;
   if (args.api) {
     // container logs: through the controllers' engine, or (API only) a client made for them
     const logs = containerLogSource(runtime ?? new DockerRuntime(), () => store.records.installation());
     let tlsInfo: TlsInfo | undefined;
-    api = await buildApi({ store, identity, logs, loggerInstance: logger.child({ component: 'api' }), tls: () => tlsInfo });
+    api = await buildApi({ store, identity, logs, metrics, loggerInstance: logger.child({ component: 'api' }), tls: () => tlsInfo });
     await api.app.listen({ host, port });
     log(`serving the API on http://${host}:${port}`);
     const tlsPort = process.env.DEPLOYER_TLS_PORT ?? '6443';
@@ -153,7 +156,7 @@ async function main(): Promise<void> {
     log(`Docker connected; installation ${installation}; static image ${image}`);
   }
   const deps = { store, identity, log, docker };
-  const manager = new ControllerManager({ store, identity, controllers: names.map((n) => CONTROLLERS[n](deps)), log });
+  const manager = new ControllerManager({ store, identity, controllers: names.map((n) => CONTROLLERS[n](deps)), log, metrics });
   manager.start();
   log(`identity ${identity}; controllers: ${names.length ? names.join(', ') : 'none'}`);
 

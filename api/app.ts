@@ -6,6 +6,7 @@ import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { badRequest } from '../resources/index.js';
 import type { Store } from '../store/index.js';
+import { createMetrics, type Metrics } from '../metrics/index.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { coreEventRoutes } from './routes/core-events.js';
@@ -13,6 +14,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogSource } from './routes/logs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { monitoringRoutes } from './routes/monitoring.js';
 import { openApiV3Routes } from './routes/openapi-v3.js';
 import { resourceRoutes } from './routes/resources.js';
@@ -39,6 +41,11 @@ export interface ApiOptions {
   logs?: LogSource;
   /** The HTTPS listener's URL and certificate once it runs (GET /api/tls). */
   tls?: () => TlsInfo | undefined;
+  /**
+   * Where HTTP requests are counted and GET /metrics renders from (server.ts shares one with
+   * the controllers). Absent: the API makes its own, without Node's process metrics.
+   */
+  metrics?: Metrics;
 }
 
 export interface Api {
@@ -103,6 +110,13 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     app.server.once('close', () => clearTimeout(force));
   });
 
+  const metrics = opts.metrics ?? createMetrics({ processMetrics: false });
+  // Counted by route pattern (bounded), not by URL; requests no route matched share one label.
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.observeRequest(req.routeOptions.url, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
   registerErrorHandling(app);
   registerAuth(app, opts.store.tokens);
   healthRoutes(app, opts.store, () => closing);
@@ -114,6 +128,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
   logRoutes(app, opts.store, opts.logs);
   tlsInfoRoutes(app, opts.tls ?? (() => undefined));
+  metricsRoutes(app, { store: opts.store, metrics, openWatches: () => registry.size });
   dashboardRoutes(app);
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
 

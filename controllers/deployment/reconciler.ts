@@ -327,7 +327,7 @@ export class DeploymentReconciler implements Reconciler {
   }
 
   private async write(d: Deployment, ctx: ReconcileContext, status: Partial<Status> & Record<string, unknown>): Promise<Deployment> {
-    return (await this.o.store.resources.patch(
+    const written = (await this.o.store.resources.patch(
       DEPLOYMENT,
       d.metadata.namespace!,
       d.metadata.name!,
@@ -335,6 +335,15 @@ export class DeploymentReconciler implements Reconciler {
       { metadata: { resourceVersion: d.metadata.resourceVersion }, status: { observedGeneration: d.metadata.generation ?? 0, ...status } },
       { subresource: 'status', fence: ctx.fence },
     )) as unknown as Deployment;
+    // Left a phase: observed once, by the write that changed it (resourceVersion-checked), from
+    // the recorded timestamps, so a phase a failover interrupted still counts whole.
+    const was = d.status?.phase;
+    if (ctx.metrics && status.phase && was && status.phase !== was) {
+      const since = Date.parse(d.status?.phaseUpdatedAt ?? '');
+      const until = Date.parse(written.status?.phaseUpdatedAt ?? '');
+      if (since && until >= since) ctx.metrics.phaseDuration.observe({ phase: was }, (until - since) / 1000);
+    }
+    return written;
   }
 
   private async get(namespace: string, name: string): Promise<Deployment | undefined> {

@@ -8,6 +8,7 @@
 // object changes. One key is never reconciled twice at once. `signal` aborts when
 // leadership is lost or the process stops; a worker loop never dies of a reconcile's throw.
 import { setCondition, type KindInfo, type ResourceObject } from '../../resources/index.js';
+import type { ControllerMetrics } from '../../metrics/index.js';
 import type { Condition } from '../../schemas/index.js';
 import type { Fence, Store } from '../../store/index.js';
 import type { Clock } from './clock.js';
@@ -30,6 +31,8 @@ export interface ReconcileContext {
   cached(key: string): ResourceObject | undefined;
   /** Pass as `fence` on every status write. */
   fence: Fence;
+  /** Where to record what a reconcile observes (deployment phase durations); absent in tests without one. */
+  metrics?: ControllerMetrics;
 }
 
 /** A failure that retrying cannot fix (bad spec, missing dependency the user must add). */
@@ -111,9 +114,10 @@ export class Controller {
 
   /**
    * Runs while `lead.signal` is not aborted: lists, watches, reconciles. Resolves once the
-   * workers have stopped (in-flight reconciles see the aborted signal).
+   * workers have stopped (in-flight reconciles see the aborted signal). With `metrics`, each
+   * reconcile is counted by result and timed, and each backoff retry counted.
    */
-  async run(lead: Leadership): Promise<void> {
+  async run(lead: Leadership, metrics?: ControllerMetrics): Promise<void> {
     const { opts } = this;
     const log = opts.log ?? (() => undefined);
     const queue = new WorkQueue({ clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs });
@@ -135,31 +139,49 @@ export class Controller {
     if (lead.signal.aborted) return;
     lead.signal.addEventListener('abort', stop, { once: true });
     informer.onChange((key) => queue.add(key));
-    const ctx: ReconcileContext = { cached: (key) => informer.get(key), fence: { lease: opts.name, token: lead.token } };
+    const ctx: ReconcileContext = { cached: (key) => informer.get(key), fence: { lease: opts.name, token: lead.token }, metrics };
+    // bound once: a reconcile only increments these
+    const m = metrics && {
+      success: metrics.reconciles.labels(opts.name, 'success'),
+      requeue: metrics.reconciles.labels(opts.name, 'requeue'),
+      error: metrics.reconciles.labels(opts.name, 'error'),
+      terminal: metrics.reconciles.labels(opts.name, 'terminal'),
+      duration: metrics.reconcileDuration.labels(opts.name),
+      retries: metrics.retries.labels(opts.name),
+    };
     const worker = async () => {
       for (;;) {
         const key = await queue.get();
         if (key === undefined) return;
+        const started = m ? performance.now() : 0;
         try {
           const res = await opts.reconciler.reconcile(key, lead.signal, ctx);
           queue.forget(key);
           if (res?.requeueAfterMs !== undefined) {
             this.stats.requeue++;
+            m?.requeue.inc();
             queue.addAfter(key, res.requeueAfterMs);
-          } else this.stats.success++;
+          } else {
+            this.stats.success++;
+            m?.success.inc();
+          }
         } catch (err) {
           if (lead.signal.aborted) {
             // leadership went mid-reconcile: the next leader starts from a fresh list
           } else if (err instanceof TerminalError) {
             this.stats.terminal++;
+            m?.terminal.inc();
             queue.forget(key);
             await this.recordTerminal(key, err, ctx.fence).catch((e) => log('could not record a terminal error', e, { controller: opts.name, key }));
           } else {
             this.stats.error++;
+            m?.error.inc();
+            m?.retries.inc();
             log('reconcile failed; retrying with backoff', err, { controller: opts.name, key });
             queue.addRateLimited(key);
           }
         } finally {
+          m?.duration.observe((performance.now() - started) / 1000);
           queue.done(key);
         }
       }

@@ -3,6 +3,7 @@
 // controllers between them; a graceful stop releases every lease at once.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { ControllerMetrics } from '../../metrics/index.js';
 import type { Store } from '../../store/index.js';
 import type { Clock } from './clock.js';
 import type { Controller } from './controller.js';
@@ -21,6 +22,8 @@ export interface ManagerOptions {
   clock?: Clock;
   timings?: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
   log?: LogFn;
+  /** Reconciles, retries, queue depth and leadership of each controller (optional). */
+  metrics?: ControllerMetrics;
 }
 
 export interface ControllerLeadership {
@@ -47,7 +50,7 @@ export class ControllerManager {
           log: opts.log,
           onStartedLeading: (lead) => {
             const run = c
-              .run(lead)
+              .run(lead, opts.metrics)
               .catch((err) => opts.log?.('controller stopped with an error', err, { controller: c.name }))
               .finally(() => this.runs.delete(run));
             this.runs.add(run);
@@ -58,6 +61,7 @@ export class ControllerManager {
   }
 
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeMetrics: (() => void) | null = null;
 
   /**
    * Starts every election. Resync requests (POST /api/monitoring/reconcile, heard by every
@@ -68,6 +72,16 @@ export class ControllerManager {
     this.unsubscribe = this.opts.store.hub.onResyncRequested((name) => {
       for (const c of this.opts.controllers) if (name === '*' || name === c.name) c.resync();
     });
+    const m = this.opts.metrics;
+    if (m) {
+      // every controller of this process, led or not: 0 is an answer too
+      this.unsubscribeMetrics = m.onScrape(() => {
+        for (const c of this.opts.controllers) {
+          m.leader.set({ controller: c.name }, this.electors.get(c.name)?.isLeader ? 1 : 0);
+          m.queueDepth.set({ controller: c.name }, c.queueDepth);
+        }
+      });
+    }
     for (const e of this.electors.values()) e.start();
   }
 
@@ -90,5 +104,7 @@ export class ControllerManager {
     this.unsubscribe?.();
     await Promise.all([...this.electors.values()].map((e) => e.stop()));
     await Promise.all([...this.runs]);
+    this.unsubscribeMetrics?.();
+    for (const c of this.opts.controllers) this.opts.metrics?.leader.set({ controller: c.name }, 0);
   }
 }
