@@ -154,6 +154,7 @@ export class Controller {
         const key = await queue.get();
         if (key === undefined) return;
         const started = m ? performance.now() : 0;
+        let cutShort = false;
         try {
           const res = await opts.reconciler.reconcile(key, lead.signal, ctx);
           queue.forget(key);
@@ -168,6 +169,7 @@ export class Controller {
         } catch (err) {
           if (lead.signal.aborted) {
             // leadership went mid-reconcile: the next leader starts from a fresh list
+            cutShort = true;
           } else if (err instanceof TerminalError) {
             this.stats.terminal++;
             m?.terminal.inc();
@@ -181,7 +183,7 @@ export class Controller {
             queue.addRateLimited(key);
           }
         } finally {
-          m?.duration.observe((performance.now() - started) / 1000);
+          if (!cutShort) m?.duration.observe((performance.now() - started) / 1000);
           queue.done(key);
         }
       }

@@ -15,6 +15,7 @@ import { containerName, managedLabels } from '../../docker/index.js';
 import { caddyImage, staticImage } from '../../images/index.js';
 import { parseMetrics, UNMATCHED_ROUTE, type Scrape } from '../../metrics/index.js';
 import { freePort } from '../../store/index.js';
+import { startApi } from '../helpers/api.js';
 import { installationOf, until } from '../helpers/installation.js';
 import { freshDatabase } from '../helpers/pg.js';
 import { spawnServer } from '../helpers/process.js';
@@ -194,4 +195,16 @@ t.test('/metrics during a deployment, a container restart and a zombie', async (
     t.same(s.samples.filter((x) => x.labels.namespace !== undefined && x.labels.namespace !== A), [], 'and nothing labelled with another namespace');
     t.ok(s.find('deployer_controller_reconciles_total').length > 0, 'the process metrics are the same for every token');
   });
+});
+
+t.test('an API built without a metrics object makes its own', async (t) => {
+  const a = await startApi(t);
+  await a.request('GET', `${API}/default/projectservers`);
+  const res = await a.request('GET', '/metrics');
+  t.equal(res.status, 200);
+  const s = parseMetrics(res.body as string);
+  t.equal(s.sum('deployer_http_requests_total', { route: LIST_ROUTE, method: 'GET', code: '200' }), 1);
+  t.equal(s.find('deployer_process_cpu_user_seconds_total').length, 0, "no Node process metrics: that registry's owner decides");
+  t.equal(s.find('deployer_controller_leader').length, 0, 'no controllers here');
+  t.equal(s.sum('deployer_watch_hub_lag_revisions'), 0);
 });
