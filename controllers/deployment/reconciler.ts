@@ -49,6 +49,8 @@ export interface DeploymentReconcilerOptions {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** phaseUpdatedAt keeps milliseconds: phase durations (metrics) are often under a second. */
+const isoMs = (ms: number) => new Date(ms).toISOString();
 
 export class DeploymentReconciler implements Reconciler {
   private readonly pipeline: StaticPipeline;
@@ -79,7 +81,7 @@ export class DeploymentReconciler implements Reconciler {
         phase: d.status?.phase ?? 'queued',
         attempts: (d.status?.attempts ?? 0) + 1,
         startedAt: d.status?.startedAt ?? iso(now),
-        ...(d.status?.phase ? {} : { phaseProgress: 0, phaseUpdatedAt: iso(now), message: 'queued' }),
+        ...(d.status?.phase ? {} : { phaseProgress: 0, phaseUpdatedAt: isoMs(now), message: 'queued' }),
       });
       this.counted.add(attempt);
     }
@@ -126,7 +128,7 @@ export class DeploymentReconciler implements Reconciler {
       d = await this.write(d, ctx, {
         phase: step.phase,
         phaseProgress: PROGRESS[step.phase],
-        phaseUpdatedAt: iso(this.o.clock.now()),
+        phaseUpdatedAt: isoMs(this.o.clock.now()),
         ...(step.metadata ? { phaseMetadata: step.metadata } : {}),
         ...(step.message ? { message: step.message } : {}),
         conditions: this.conditions(d, 'Progressing', 'True', step.phase, step.message ?? step.phase),
@@ -161,7 +163,7 @@ export class DeploymentReconciler implements Reconciler {
     d = await this.write(d, ctx, {
       phase: 'active',
       phaseProgress: 100,
-      phaseUpdatedAt: iso(now),
+      phaseUpdatedAt: isoMs(now),
       finishedAt: iso(now),
       message: `live: ${dir}`,
       conditions: this.conditions(d, 'Progressing', 'False', 'Complete', `live since ${iso(now)}`, { type: 'Ready', status: 'True', reason: 'Active', message: `serving ${dir}` }),
@@ -173,7 +175,7 @@ export class DeploymentReconciler implements Reconciler {
       if (o.metadata.uid !== d.metadata.uid && targetOf(o) === targetOf(d) && o.status?.phase === 'active')
         await this.write(o, ctx, {
           phase: 'superseded',
-          phaseUpdatedAt: iso(now),
+          phaseUpdatedAt: isoMs(now),
           message: `superseded by Deployment "${d.metadata.name}"`,
           conditions: this.conditions(o, 'Ready', 'False', 'Superseded', `Deployment "${d.metadata.name}" is live instead`),
         }).catch((err: unknown) => this.o.log('could not mark a deployment superseded', err as Error, { key: `${o.metadata.namespace}/${o.metadata.name}` }));
@@ -198,7 +200,7 @@ export class DeploymentReconciler implements Reconciler {
     await this.abandon(d, await this.server(d), false);
     await this.write(d, ctx, {
       phase: 'superseded',
-      phaseUpdatedAt: iso(this.o.clock.now()),
+      phaseUpdatedAt: isoMs(this.o.clock.now()),
       finishedAt: iso(this.o.clock.now()),
       message: `superseded by the newer Deployment "${newer.metadata.name}" before it went live`,
       conditions: this.conditions(d, 'Progressing', 'False', 'Superseded', `superseded by Deployment "${newer.metadata.name}"`),
@@ -214,7 +216,7 @@ export class DeploymentReconciler implements Reconciler {
     });
     await this.write(d, ctx, {
       phase: 'failed',
-      phaseUpdatedAt: iso(this.o.clock.now()),
+      phaseUpdatedAt: isoMs(this.o.clock.now()),
       finishedAt: iso(this.o.clock.now()),
       phaseMetadata: { failedPhase: phase },
       message: `${reason}: ${message}`.slice(0, 32000),
