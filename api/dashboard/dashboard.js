@@ -75,8 +75,9 @@ function deploymentRow(tr, d, fresh) {
   }
   const pct = Math.max(0, Math.min(100, st.phaseProgress ?? 0));
   const fill = c[4].firstElementChild.firstElementChild;
-  const width = `${pct}%`;
-  if (fill.style.width !== width) fill.style.width = width;
+  // a transform, not a width: the bar moves without a layout of the table
+  const scale = `scaleX(${pct / 100})`;
+  if (fill.style.transform !== scale) fill.style.transform = scale;
   cls(fill, `fill dphase-${phase}`);
   text(c[4].lastElementChild, `${pct}%`);
   ageCell(c[5], d.metadata.creationTimestamp);
