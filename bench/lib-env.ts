@@ -24,12 +24,12 @@ export class BenchApi {
     private readonly token: string,
   ) {}
 
-  request(method: string, path: string, body?: unknown): Promise<ApiReply> {
+  request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiReply> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const url = new URL(this.url + path);
       const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-      if (payload !== undefined) headers['content-type'] = 'application/json';
+      if (payload !== undefined) headers['content-type'] = contentType;
       const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: this.agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
