@@ -58,7 +58,9 @@ function serverRow(tr, ps, fresh) {
   badge(c[4], st.health ?? 'unknown', 'health');
   text(c[5], st.restartCount ?? 0);
   text(c[6], st.currentDeployment ?? '');
-  text(c[7], st.health && st.health !== 'healthy' ? (st.lastHealthIssue ?? condition(ps, 'Ready')?.message ?? '') : '');
+  const issue = st.health && st.health !== 'healthy' ? (st.lastHealthIssue ?? condition(ps, 'Ready')?.message ?? '') : '';
+  text(c[7], issue);
+  c[7].title = issue;
   cls(tr, ps.metadata.deletionTimestamp ? 'deleting' : '');
 }
 
@@ -96,7 +98,9 @@ function routeRow(tr, r, fresh) {
   badge(c[4], st.ready === undefined ? 'pending' : st.ready ? 'ready' : 'not ready', 'ready');
   const conflict = (st.conflicts ?? []).length ? `conflicts with ${st.conflicts.join(', ')}` : '';
   const ready = condition(r, 'Ready');
-  text(c[5], conflict || (st.ready === false ? (ready?.message ?? '') : ''));
+  const why = conflict || (st.ready === false ? (ready?.message ?? '') : '');
+  text(c[5], why);
+  c[5].title = why;
 }
 
 function eventRow(tr, e, fresh) {
@@ -107,6 +111,7 @@ function eventRow(tr, e, fresh) {
   text(c[3], e.reason ?? '');
   text(c[4], `${String(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}${(e.count ?? 1) > 1 ? ` (×${e.count})` : ''}`);
   text(c[5], e.message ?? '');
+  c[5].title = e.message ?? '';
 }
 
 const KINDS = [
