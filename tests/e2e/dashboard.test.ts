@@ -10,10 +10,10 @@
 // DASHBOARD_SCREENSHOT=<path> it is also written there (how docs/dashboard.png is made).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
@@ -95,6 +95,9 @@ t.test('the dashboard, live, in chromium', async (t) => {
   await put('deployments', 'site-broken', { kind: 'Deployment', spec: { projectServer: 'site', source: { archive: { url: missingUrl } } } });
   await until(async () => (await phaseOf('site-broken')) === 'failed', 'site-broken failed', 60_000);
   await put('routes', 'blog', { kind: 'Route', spec: { host: 'blog.example.test', projectServer: 'blog' } }, 'other');
+  // more to look at in the screenshot: a docker server and a stopped one
+  await put('projectservers', 'worker', { kind: 'ProjectServer', spec: { serviceType: 'docker', image: staticTag, command: ['sh', '-c', 'while true; do sleep 1; done'] } });
+  await put('projectservers', 'staging', { kind: 'ProjectServer', spec: { serviceType: 'static', stopped: true } });
 
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   t.teardown(() => browser.close());
@@ -209,7 +212,11 @@ t.test('the dashboard, live, in chromium', async (t) => {
     const shot = join(t.testdir(), 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
     t.comment(`screenshot: ${shot}`);
-    if (process.env.DASHBOARD_SCREENSHOT) await copyFile(shot, resolve(process.env.DASHBOARD_SCREENSHOT));
+    if (process.env.DASHBOARD_SCREENSHOT) {
+      const to = resolve(process.env.DASHBOARD_SCREENSHOT);
+      await mkdir(dirname(to), { recursive: true });
+      await copyFile(shot, to);
+    }
     t.ok(await sameDocument(), 'one document all along');
   });
 
