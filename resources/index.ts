@@ -6,3 +6,5 @@ export * from './selectors.js';
 export * from './validation.js';
 export * from './rules.js';
 export * from './patch.js';
+export * from './security.js';
+export * from './secrets.js';

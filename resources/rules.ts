@@ -5,6 +5,7 @@ import { GROUP_VERSION, type ObjectMeta, type StatusCause } from '../schemas/ind
 import { badRequest, conflict, invalid, type ObjectRef } from './errors.js';
 import { clone, jsonEqual } from './equal.js';
 import type { KindInfo } from './kinds.js';
+import { checkHostAccess } from './security.js';
 import { immutableFieldErrors, kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
 
 export type Json = Record<string, unknown>;
@@ -38,6 +39,18 @@ export interface WriteContext {
   newUid: string;
   /** Five random lowercase alphanumerics, used only with generateName. */
   randomSuffix: string;
+  /**
+   * The writer may grant host access (a ProjectServer's spec.securityContext): true only for
+   * an admin token's requests. Absent or false — every other token, and deployer's own
+   * controllers — may keep what is stored but not add to it (security.ts); refused with 403.
+   */
+  mayGrantHostAccess?: boolean;
+}
+
+/** Host access is judged on the object the write would store, after validation. */
+function checkGrant(info: KindInfo, ref: ObjectRef, ctx: WriteContext, before: Json | undefined, after: Json): void {
+  if (info.kind !== 'ProjectServer' || ctx.mayGrantHostAccess === true) return;
+  checkHostAccess(ref, before, after);
 }
 
 const SYSTEM_META = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields'] as const;
@@ -157,6 +170,7 @@ export function prepareCreate(info: KindInfo, input: unknown, ctx: WriteContext)
   delete metadata.generateName;
   const parts: StoredParts = { metadata, body: applyDefaults(info, clone(body)), status: null };
   validate(info, toObject(info, parts, 0) as Json, ref, false, unknownTopLevel(info, obj));
+  checkGrant(info, ref, ctx, undefined, parts.body);
   return parts;
 }
 
@@ -215,6 +229,7 @@ export function prepareUpdate(
       if (immutable.length > 0) throw invalid(ref, immutable);
     }
     validate(info, toObject(info, next, 0) as Json, ref, false, unknownTopLevel(info, obj));
+    checkGrant(info, ref, ctx, current.body, next.body);
   }
   const changed = !jsonEqual(next, current);
   const remove = next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0;

@@ -44,6 +44,59 @@ export const RestartPolicySchema = Type.Object(
   { additionalProperties: false },
 );
 
+const HostPathSchema = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/[^\\x00]*$' });
+
+/**
+ * What a container may do on the host beyond deployer's defaults. Every field here widens
+ * the container's reach into the host, so asking for any of them (true, or a non-empty list)
+ * needs an admin token; a later write by another token may keep or remove what an admin
+ * granted, never add or widen (resources/security.ts).
+ */
+export const SecurityContextSchema = Type.Object(
+  {
+    /** Docker's --privileged: every capability and every device of the host. */
+    privileged: Type.Optional(Type.Boolean()),
+    /** The host's network namespace (--network host); the server is then on no Docker network, so Routes cannot reach it by name. */
+    hostNetwork: Type.Optional(Type.Boolean()),
+    /** The host's PID namespace (--pid host): the container sees and may signal the host's processes. */
+    hostPID: Type.Optional(Type.Boolean()),
+    /** Capabilities added to Docker's default set, e.g. NET_ADMIN (with or without the CAP_ prefix). */
+    capAdd: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^(CAP_)?[A-Z][A-Z_]*$' }), { maxItems: 64, uniqueItems: true })),
+    /** Host devices passed in (--device). */
+    devices: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            hostPath: HostPathSchema,
+            /** Defaults to hostPath. */
+            containerPath: Type.Optional(HostPathSchema),
+            /** cgroup permissions: r, w and m (mknod); default rwm. */
+            permissions: Type.Optional(Type.String({ pattern: '^[rwm]{1,3}$' })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+    /** Bind mounts of host directories or files (Docker's `--mount type=bind`). */
+    hostPaths: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            hostPath: HostPathSchema,
+            containerPath: HostPathSchema,
+            readOnly: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SecurityContext = Static<typeof SecurityContextSchema>;
+
 export const ProjectServerSpecSchema = Type.Object(
   {
     serviceType: Type.Union([Type.Literal('static'), Type.Literal('docker')]),
@@ -58,10 +111,13 @@ export const ProjectServerSpecSchema = Type.Object(
         {
           memory: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?([kKmMgG]i?)?$' })),
           cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
+          /** The most processes and threads the container may run at once (default 512). */
+          pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1_000_000 })),
         },
         { additionalProperties: false },
       ),
     ),
+    securityContext: Type.Optional(SecurityContextSchema),
     /** Stop the container on purpose: deployer never restarts a stopped server. */
     stopped: Type.Optional(Type.Boolean()),
     /** Keep the volume (the site's files) when the server is deleted. Fixed at creation. */

@@ -59,6 +59,11 @@ export interface WriteOptions {
    * unless the lease still has this token (another process took over, or it expired).
    */
   fence?: Fence;
+  /**
+   * The writer may grant host access (resources/security.ts): the API sets it for admin
+   * tokens only. Without it a write may keep a ProjectServer's securityContext, not widen it.
+   */
+  mayGrantHostAccess?: boolean;
 }
 
 export interface Fence {
@@ -139,9 +144,9 @@ export class ResourceStore {
     return this.now().toISOString();
   }
 
-  private context(namespace: string, name?: string): WriteContext {
+  private context(namespace: string, name: string | undefined, opts: WriteOptions): WriteContext {
     const suffix = randomUUID().replace(/-/g, '').slice(0, 5);
-    return { namespace, name, now: this.timestamp(), newUid: randomUUID(), randomSuffix: suffix };
+    return { namespace, name, now: this.timestamp(), newUid: randomUUID(), randomSuffix: suffix, mayGrantHostAccess: opts.mayGrantHostAccess === true };
   }
 
   private async query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
@@ -307,7 +312,7 @@ export class ResourceStore {
   }
 
   async create(info: KindInfo, namespace: string, input: unknown, opts: WriteOptions = {}): Promise<ResourceObject> {
-    const ctx = this.context(namespace);
+    const ctx = this.context(namespace, undefined, opts);
     const parts = prepareCreate(info, input, ctx); // validates before touching the database
     const { object } = await this.mutate(
       info,
@@ -345,17 +350,17 @@ export class ResourceStore {
         if (!current) {
           if (sub === 'status') throw notFound(ref);
           if (expectedRv !== undefined) throw conflict(ref, `the object does not exist, so resourceVersion ${expectedRv} cannot match`);
-          return { op: 'create', parts: prepareCreate(info, input, { ...this.context(namespace, name) }) };
+          return { op: 'create', parts: prepareCreate(info, input, this.context(namespace, name, opts)) };
         }
         if (expectedRv !== undefined && expectedRv !== String(current.revision)) throw staleResourceVersion(ref);
-        return this.decideUpdate(info, current, input, namespace, name, sub);
+        return this.decideUpdate(info, current, input, namespace, name, sub, opts);
       },
       opts,
     );
   }
 
-  private decideUpdate(info: KindInfo, current: Current, input: unknown, namespace: string, name: string, sub: Subresource): Decision {
-    const r = prepareUpdate(info, current.parts, input, { ...this.context(namespace, name), name }, sub);
+  private decideUpdate(info: KindInfo, current: Current, input: unknown, namespace: string, name: string, sub: Subresource, opts: WriteOptions): Decision {
+    const r = prepareUpdate(info, current.parts, input, { ...this.context(namespace, name, opts), name }, sub);
     if (!r.changed) return { op: 'none', object: toObject(info, current.parts, current.revision) };
     if (r.remove) return { op: 'delete', parts: r.parts, expected: current.revision };
     return { op: 'update', parts: r.parts, expected: current.revision };
@@ -408,7 +413,7 @@ export class ResourceStore {
           const input = checkApplyConfiguration(patch);
           const rv = (input.metadata as Json).resourceVersion;
           if (rv !== undefined && rv !== null && rv !== '') throw conflict(ref, `the object does not exist, so resourceVersion ${String(rv)} cannot match`);
-          return { op: 'create', parts: prepareCreate(info, input, this.context(namespace, name)) };
+          return { op: 'create', parts: prepareCreate(info, input, this.context(namespace, name, opts)) };
         }
         const before = toObject(info, current.parts, current.revision) as Json;
         let after: Json;
@@ -422,7 +427,7 @@ export class ResourceStore {
         }
         const rv = (after.metadata as Json | undefined)?.resourceVersion;
         if (rv !== undefined && rv !== null && String(rv) !== String(current.revision)) throw staleResourceVersion(ref);
-        return this.decideUpdate(info, current, after, namespace, name, sub);
+        return this.decideUpdate(info, current, after, namespace, name, sub, opts);
       },
       opts,
     );

@@ -66,11 +66,15 @@ function patchTypeOf(req: FastifyRequest): PatchType {
   );
 }
 
-/** Query parameters every write accepts; checked so a mistake is a 400, not ignored. */
-function writeParams(q: Query): { dryRun: boolean } {
+/**
+ * Query parameters every write accepts (checked so a mistake is a 400, not ignored), and the
+ * writer's right to grant host access (a ProjectServer's securityContext): admin tokens only.
+ */
+function writeParams(req: FastifyRequest): { dryRun: boolean; mayGrantHostAccess: boolean } {
+  const q = req.query as Query;
   fieldValidationParam(q);
   boolParam(q, 'force');
-  return { dryRun: dryRunParam(q) };
+  return { dryRun: dryRunParam(q), mayGrantHostAccess: identity(req).role === 'admin' };
 }
 
 /** How to answer a GET: as a Table (the Accept header asks for one) or as the objects. */
@@ -164,7 +168,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
     const info = kindOf(p.plural);
     checkName('namespace', p.namespace);
     authorize(identity(req), 'write', p.plural, p.namespace);
-    const obj = await r.create(info, p.namespace, req.body, writeParams(req.query as Query));
+    const obj = await r.create(info, p.namespace, req.body, writeParams(req));
     return reply.code(201).send(obj);
   });
 
@@ -175,14 +179,14 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
 
   app.put(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Create or replace an object (the declarative write)', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, 201: AnyObject, ...errors } } }, async (req, reply) => {
     const { info, namespace, name } = item(req, 'write');
-    const out = await r.replace(info, namespace, name, req.body, writeParams(req.query as Query));
+    const out = await r.replace(info, namespace, name, req.body, writeParams(req));
     return reply.code(out.created ? 201 : 200).send(out.object);
   });
 
   app.patch(`${BASE}/namespaces/:namespace/:plural/:name`, { schema: { tags: ['resources'], summary: 'Patch an object (application/merge-patch+json or application/json-patch+json), or apply a configuration (application/apply-patch+yaml: creates the object when missing)', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 201: AnyObject, 415: StatusRef, ...errors } } }, async (req, reply) => {
     const { info, namespace, name } = item(req, 'write');
     const type = patchTypeOf(req);
-    const opts = writeParams(req.query as Query);
+    const opts = writeParams(req);
     if (type !== 'apply') return r.patch(info, namespace, name, type, req.body, opts);
     const out = await r.apply(info, namespace, name, req.body, opts);
     return reply.code(out.created ? 201 : 200).send(out.object);
@@ -214,14 +218,14 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceRouteDeps): v
   app.put(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Replace the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: AnyObject, response: { 200: AnyObject, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     statusInfo(info);
-    return (await r.replace(info, namespace, name, req.body, { ...writeParams(req.query as Query), subresource: 'status' })).object;
+    return (await r.replace(info, namespace, name, req.body, { ...writeParams(req), subresource: 'status' })).object;
   });
 
   app.patch(`${BASE}/namespaces/:namespace/:plural/:name/status`, { schema: { tags: ['resources'], summary: 'Patch the status of an object', params: ItemParams, querystring: WriteQuerySchema, body: Type.Unknown(), response: { 200: AnyObject, 415: StatusRef, ...errors } } }, async (req) => {
     const { info, namespace, name } = item(req, 'write');
     statusInfo(info);
     const type = patchTypeOf(req);
-    const opts = { ...writeParams(req.query as Query), subresource: 'status' as const };
+    const opts = { ...writeParams(req), subresource: 'status' as const };
     if (type !== 'apply') return r.patch(info, namespace, name, type, req.body, opts);
     return (await r.apply(info, namespace, name, req.body, opts)).object;
   });
