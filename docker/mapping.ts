@@ -1,6 +1,30 @@
 // Our container types to Docker's API objects and back. Pure.
 import type Dockerode from 'dockerode';
-import type { ContainerSpec, ContainerState } from './types.js';
+import type { ContainerSpec, ContainerState, HelperRun, HostAccessSpec } from './types.js';
+
+/**
+ * What every helper container (builds, file operations) gets unless its caller says
+ * otherwise: enough for a `npm run build`, not enough to take the host down.
+ */
+export const HELPER_LIMITS = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1e9, pidsLimit: 1024 };
+
+/**
+ * The host-facing part of HostConfig every container deployer makes gets: no privilege
+ * escalation through setuid binaries (unless an admin asked for privileged mode, which grants
+ * everything anyway), Docker's default capabilities plus what an admin added, and nothing of
+ * the host unless an admin asked for it.
+ */
+export function hostConfigOf(host: HostAccessSpec | undefined): Dockerode.HostConfig {
+  return {
+    Privileged: host?.privileged === true,
+    SecurityOpt: host?.privileged ? [] : ['no-new-privileges:true'],
+    ...(host?.capAdd?.length ? { CapAdd: host.capAdd } : {}),
+    ...(host?.pid ? { PidMode: 'host' } : {}),
+    ...(host?.devices?.length
+      ? { Devices: host.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })) }
+      : {}),
+  };
+}
 
 /** Docker's health check durations are nanoseconds. */
 const NANOS_PER_MS = 1_000_000;
@@ -30,6 +54,7 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
         }
       : undefined,
     HostConfig: {
+      ...hostConfigOf(spec.host),
       Init: spec.init ?? true,
       // Docker rejects MaximumRetryCount with any policy but on-failure.
       RestartPolicy:
@@ -38,8 +63,9 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
           : { Name: spec.restartPolicy.name },
       Memory: spec.memoryBytes,
       NanoCpus: spec.nanoCpus,
-      Mounts: mountsOf(spec.mounts),
-      NetworkMode: primary,
+      PidsLimit: spec.pidsLimit,
+      Mounts: [...(mountsOf(spec.mounts) ?? []), ...bindsOf(spec.host?.binds)],
+      NetworkMode: spec.host?.network ? 'host' : primary,
       PortBindings: spec.publishedPorts
         ? Object.fromEntries(
             spec.publishedPorts.map((p) => [`${p.container}/tcp`, [{ HostIp: p.hostIp ?? '', HostPort: p.host ? String(p.host) : '' }]]),
@@ -56,6 +82,31 @@ export function envList(env: Record<string, string> | undefined): string[] | und
 
 export function mountsOf(mounts: { volume: string; target: string; readOnly?: boolean }[] | undefined): Dockerode.MountSettings[] | undefined {
   return mounts?.map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly ?? false }));
+}
+
+function bindsOf(binds: HostAccessSpec['binds']): Dockerode.MountSettings[] {
+  return (binds ?? []).map((b) => ({ Type: 'bind', Source: b.hostPath, Target: b.target, ReadOnly: b.readOnly }));
+}
+
+/** The body of POST /containers/create for a helper container, limits defaulted. */
+export function helperCreateOptions(helper: HelperRun, labels: Record<string, string>): Dockerode.ContainerCreateOptions {
+  return {
+    Image: helper.image,
+    Cmd: helper.argv,
+    Entrypoint: helper.entrypoint,
+    Env: envList(helper.env),
+    Labels: labels,
+    WorkingDir: helper.workingDir,
+    HostConfig: {
+      ...hostConfigOf(undefined),
+      Init: true,
+      AutoRemove: false,
+      Mounts: mountsOf(helper.mounts),
+      Memory: helper.memoryBytes ?? HELPER_LIMITS.memoryBytes,
+      NanoCpus: helper.nanoCpus ?? HELPER_LIMITS.nanoCpus,
+      PidsLimit: helper.pidsLimit ?? HELPER_LIMITS.pidsLimit,
+    },
+  };
 }
 
 /** Docker's zero time ("0001-01-01T00:00:00Z": never started/finished) as undefined. */

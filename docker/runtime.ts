@@ -14,7 +14,7 @@ import { putArchive, volumeMountpoint } from './files.js';
 import { buildContext, imageContent } from './image-build.js';
 import type { ImageContent } from './image-build.js';
 import { LABELS } from './labels.js';
-import { createOptions, envList, mountsOf, stateOf } from './mapping.js';
+import { createOptions, helperCreateOptions, stateOf } from './mapping.js';
 import { DockerError } from './types.js';
 import type {
   ContainerRuntime,
@@ -234,15 +234,8 @@ export class DockerRuntime implements ContainerRuntime {
   async run(helper: HelperRun): Promise<RunResult> {
     helper.signal?.throwIfAborted();
     const container = await this.call(`create helper container from ${helper.image}`, () =>
-      this.docker.createContainer({
-        Image: helper.image,
-        Cmd: helper.argv,
-        Entrypoint: helper.entrypoint,
-        Env: envList(helper.env),
-        Labels: { ...helper.labels, [LABELS.role]: 'helper' }, // always a helper, whatever the caller passed
-        WorkingDir: helper.workingDir,
-        HostConfig: { Init: true, AutoRemove: false, Mounts: mountsOf(helper.mounts) },
-      }),
+      // always a helper, whatever the caller passed
+      this.docker.createContainer(helperCreateOptions(helper, { ...helper.labels, [LABELS.role]: 'helper' })),
     );
     let failed = true;
     try {

@@ -18,6 +18,14 @@ export interface ContainerSpec {
   restartPolicy: { name: 'no' | 'unless-stopped' | 'on-failure'; maximumRetryCount?: number };
   memoryBytes?: number;
   nanoCpus?: number;
+  /** The most processes and threads at once (Docker's PidsLimit). */
+  pidsLimit?: number;
+  /**
+   * Host access (only ever from a spec an admin token wrote; see resources/security.ts).
+   * Absent: none. Every container deployer makes also gets `no-new-privileges` (unless
+   * privileged) and Docker's default capability set plus `capAdd`, nothing more.
+   */
+  host?: HostAccessSpec;
   /** Ports the process listens on inside the container (documentation for Docker; not published). */
   exposedPorts?: number[];
   /** Ports published on the host; `host` 0 or absent: a free port Docker picks; `hostIp` e.g. 127.0.0.1. */
@@ -26,6 +34,19 @@ export interface ContainerSpec {
   networks?: string[];
   /** Run Docker's init as PID 1 (so a stop takes ~0.1 s, not 10 s). Default true. */
   init?: boolean;
+}
+
+export interface HostAccessSpec {
+  privileged?: boolean;
+  /** Docker's --network host: then `networks` must be empty (Docker refuses both). */
+  network?: boolean;
+  /** Docker's --pid host. */
+  pid?: boolean;
+  /** Capability names without the CAP_ prefix. */
+  capAdd?: string[];
+  devices?: { hostPath: string; containerPath: string; permissions: string }[];
+  /** Bind mounts of host paths. */
+  binds?: { hostPath: string; target: string; readOnly: boolean }[];
 }
 
 /** A container as Docker reports it (inspect). */
@@ -88,6 +109,10 @@ export interface HelperRun {
   mounts?: { volume: string; target: string; readOnly?: boolean }[];
   env?: Record<string, string>;
   workingDir?: string;
+  /** Limits; absent ones get HELPER_LIMITS' values (docker/mapping.ts). */
+  memoryBytes?: number;
+  nanoCpus?: number;
+  pidsLimit?: number;
   /** Killed and removed after this long (default 60 s); the result then has timedOut. */
   timeoutMs?: number;
   signal?: AbortSignal;

@@ -2,8 +2,8 @@
 // installation's settings. The spec hash (a label on the container) is the hash of this
 // result, so any change that matters to Docker recreates the container and nothing else does
 // (`spec.stopped` and `revisionHistoryLimit` are not in it).
-import { containerName, LABELS, managedLabels, specHash, volumeName, type ContainerSpec } from '../../docker/index.js';
-import type { ProjectServer } from '../../schemas/index.js';
+import { containerName, LABELS, managedLabels, specHash, volumeName, type ContainerSpec, type HostAccessSpec } from '../../docker/index.js';
+import type { ProjectServer, SecurityContext } from '../../schemas/index.js';
 
 export interface ServerSettings {
   /** Labels every Docker object with it (one installation per database). */
@@ -28,6 +28,28 @@ export const DEFAULTS = {
   retries: 3,
   startPeriodSeconds: 0,
 };
+
+/**
+ * Limits every server container gets unless its spec says otherwise (spec.resources): a
+ * runaway process, a fork bomb or a leak stops at its own container.
+ */
+export const DEFAULT_LIMITS = { memory: '1Gi', cpus: 1, pids: 512 };
+
+/** The spec's securityContext as Docker's terms; undefined when it asks for nothing. */
+export function hostAccessOf(sc: SecurityContext | undefined): HostAccessSpec | undefined {
+  if (!sc) return undefined;
+  const host: HostAccessSpec = {
+    ...(sc.privileged ? { privileged: true } : {}),
+    ...(sc.hostNetwork ? { network: true } : {}),
+    ...(sc.hostPID ? { pid: true } : {}),
+    ...(sc.capAdd?.length ? { capAdd: sc.capAdd.map((c) => c.replace(/^CAP_/, '')) } : {}),
+    ...(sc.devices?.length
+      ? { devices: sc.devices.map((d) => ({ hostPath: d.hostPath, containerPath: d.containerPath ?? d.hostPath, permissions: d.permissions ?? 'rwm' })) }
+      : {}),
+    ...(sc.hostPaths?.length ? { binds: sc.hostPaths.map((b) => ({ hostPath: b.hostPath, target: b.containerPath, readOnly: b.readOnly === true })) } : {}),
+  };
+  return Object.keys(host).length ? host : undefined;
+}
 
 export interface DesiredContainer {
   spec: ContainerSpec;
@@ -99,6 +121,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
   }
 
   const rp = spec.restartPolicy ?? { name: 'unless-stopped' as const };
+  const host = hostAccessOf(spec.securityContext);
   const body: Omit<ContainerSpec, 'labels' | 'name'> = {
     image: spec.image ?? settings.staticImage,
     ...(cmd ? { cmd } : {}),
@@ -106,10 +129,13 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
     mounts: [{ volume, target: isStatic ? STATIC_ROOT : DATA_ROOT }],
     ...(healthCheck ? { healthCheck } : {}),
     restartPolicy: rp.name === 'on-failure' ? { name: 'on-failure', maximumRetryCount: rp.maximumRetryCount ?? 0 } : { name: rp.name },
-    ...(spec.resources?.memory ? { memoryBytes: parseMemory(spec.resources.memory) } : {}),
-    ...(spec.resources?.cpus ? { nanoCpus: Math.round(spec.resources.cpus * 1e9) } : {}),
+    memoryBytes: parseMemory(spec.resources?.memory ?? DEFAULT_LIMITS.memory),
+    nanoCpus: Math.round((spec.resources?.cpus ?? DEFAULT_LIMITS.cpus) * 1e9),
+    pidsLimit: spec.resources?.pids ?? DEFAULT_LIMITS.pids,
     ...(port !== undefined ? { exposedPorts: [port] } : {}),
-    ...(settings.network ? { networks: [settings.network] } : {}),
+    // the host's network excludes every other: Docker refuses both
+    ...(settings.network && !host?.network ? { networks: [settings.network] } : {}),
+    ...(host ? { host } : {}),
     init: true,
   };
   const hash = specHash(body);
