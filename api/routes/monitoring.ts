@@ -7,7 +7,7 @@ import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { forbidden, kindByName } from '../../resources/index.js';
 import { CLEANUP_RECORD, type Store } from '../../store/index.js';
-import { identity as who, scopeOf } from '../auth.js';
+import { identity as who, scopeOf, seesAll } from '../auth.js';
 import { ref } from '../shared-schemas.js';
 
 const PROJECT_SERVER = kindByName('ProjectServer')!;
@@ -113,7 +113,7 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
     {
       schema: {
         tags: ['monitoring'],
-        summary: "Asks every controller's leader to resync now; any process accepts it (202)",
+        summary: "Asks every controller's leader to resync now (admin or an editor of every namespace); any process accepts it (202)",
         querystring: Type.Object({ controller: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' })) }, { additionalProperties: false }),
         response: {
           202: Type.Object({ kind: Type.Literal('Status'), apiVersion: Type.Literal('v1'), status: Type.Literal('Success'), message: Type.String(), code: Type.Literal(202) }),
@@ -125,6 +125,12 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
     async (req, reply) => {
       const w = who(req);
       if (w.role === 'viewer') throw forbidden(`token "${w.name}" (viewer) may not ask for a resync: an editor or admin token may`);
+      // A resync touches every namespace's objects (each leader re-reads and reconciles all of
+      // them), so a tenant of one namespace may not set it off for the others.
+      if (!seesAll(w))
+        throw forbidden(
+          `token "${w.name}" (${w.role}) may not ask for a resync: it acts on every namespace and the token's namespaces are ${w.namespaces.map((n) => `"${n}"`).join(', ') || 'none'}; an admin token or an editor of "*" may`,
+        );
       const { controller } = req.query as { controller?: string };
       await store.records.requestResync(controller ?? '*');
       reply.code(202);
