@@ -15,7 +15,7 @@
 //
 // A new container that fails never takes traffic: it is removed and the old one kept serving.
 import { containerName, proxyContainerName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
-import { kindByName } from '../../resources/index.js';
+import { kindByName, redactError, redactText, secretValues } from '../../resources/index.js';
 import { CaddyProxy, dialsByRoute } from '../../proxy/index.js';
 import type { Deployment, ProjectServer, Route } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
@@ -73,7 +73,22 @@ export class DockerPipeline {
     return slotName(containerName(this.o.installation, { namespace: ps.metadata.namespace!, name: ps.metadata.name! }), slot);
   }
 
+  /**
+   * One phase. Its message and any error it throws are redacted of the server's env values:
+   * they quote the new container's log lines and Docker's words, and end up in the
+   * Deployment's status, its Events and deployer's log.
+   */
   async step(phase: string, run: DockerRun): Promise<Step> {
+    const secrets = secretValues(run.ps.spec);
+    try {
+      const step = await this.phase(phase, run);
+      return 'message' in step && typeof step.message === 'string' ? { ...step, message: redactText(step.message, secrets) } : step;
+    } catch (err) {
+      throw redactError(err, secrets);
+    }
+  }
+
+  private async phase(phase: string, run: DockerRun): Promise<Step> {
     const { d, ps } = run;
     if (phase === 'queued') return { kind: 'next', phase: 'pulling_source' };
     if (phase === 'pulling_source') {

@@ -14,7 +14,7 @@
 //   Deployer's restarts back off per server (restarts.ts), and a crash loop becomes the
 //   Degraded condition (CrashLoopBackOff) with a Warning Event holding the last 100 log lines.
 import { DockerError, installationOwner, LABELS, managedLabels, managedOf, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
-import { ApiError, jsonEqual, kindByName, type ResourceObject } from '../../resources/index.js';
+import { ApiError, jsonEqual, kindByName, redactDeep, redactError, secretValues, type ResourceObject } from '../../resources/index.js';
 import type { Deployment, ProjectServer } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import type { EventRecorder } from '../runtime/event-recorder.js';
@@ -69,7 +69,17 @@ export class ProjectServerReconciler implements Reconciler {
       if (err instanceof ApiError && err.code === 404) return; // gone: its finalizer ran; zombies are the cleanup controller's
       throw err;
     }
-    if (ps.metadata.deletionTimestamp) return this.finalize(ps, ctx);
+    // Secrets (env values) never leave in an Event, a status message or a thrown error (which is logged).
+    const secrets = secretValues(ps.spec);
+    try {
+      if (ps.metadata.deletionTimestamp) return await this.finalize(ps, ctx);
+      return await this.converge(ps, key, signal, ctx, secrets);
+    } catch (err) {
+      throw redactError(err, secrets);
+    }
+  }
+
+  private async converge(ps: ProjectServer, key: string, signal: AbortSignal, ctx: ReconcileContext, secrets: string[]): Promise<ReconcileResult | void> {
     if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) {
       ps = await this.addFinalizer(ps, ctx);
     }
@@ -86,7 +96,7 @@ export class ProjectServerReconciler implements Reconciler {
     if (state) {
       const managed = managedOf(state.labels);
       if (!managed || managed.installation !== this.o.settings.installation)
-        return this.fail(ps, ctx, book, desired.spec.image, 'NameTaken', `a container named "${desired.spec.name}" exists that deployer does not manage; remove or rename it`);
+        return this.fail(ps, ctx, book, desired.spec.image, 'NameTaken', `a container named "${desired.spec.name}" exists that deployer does not manage; remove or rename it`, secrets);
       if (managed.owner.uid !== ps.metadata.uid) {
         // left by an earlier server of the same name: ours to remove
         await docker.remove(state.id);
@@ -132,7 +142,7 @@ export class ProjectServerReconciler implements Reconciler {
       }
     } catch (err: unknown) {
       if (err instanceof DockerError && err.kind === 'not_found' && /image/i.test(err.message) && !/no such container/i.test(err.message)) {
-        await this.fail(ps, ctx, book, desired.spec.image, 'ImageNotFound', `image "${desired.spec.image}" is not on this Docker host: ${err.message}`);
+        await this.fail(ps, ctx, book, desired.spec.image, 'ImageNotFound', `image "${desired.spec.image}" is not on this Docker host: ${err.message}`, secrets);
         return { requeueAfterMs: MISSING_IMAGE_RETRY_MS };
       }
       // `docker rm -f` in progress: its kill and die events arrive before destroy, and Docker
@@ -161,13 +171,13 @@ export class ProjectServerReconciler implements Reconciler {
     }
     const status = computeStatus(ps, { state, book, image: desired.spec.image, now: now(), waitingMs });
     const wasLooping = crashLooping(ps.status?.restartHistory, now());
-    const written = await this.writeStatus(ps, status, ctx);
+    const written = await this.writeStatus(ps, status, ctx, secrets);
 
     const involved = involvedObjectOf(ps as unknown as ResourceObject);
     for (const a of actions) {
       const reason = { created: 'Created', recreated: 'Recreated', started: 'Started', restarted: 'Restarted', stopped: 'Stopped' }[a.kind];
       const type = a.kind === 'restarted' || (a.kind === 'started' && !/missing/.test(a.reason)) ? 'Warning' : 'Normal';
-      void this.o.events.record(involved, type, reason, `${reason} container ${desired.spec.name}: ${a.reason}`, { fence: ctx.fence });
+      void this.o.events.record(involved, type, reason, `${reason} container ${desired.spec.name}: ${a.reason}`, { fence: ctx.fence, secrets });
     }
     if (written && !wasLooping && crashLooping(book.restartHistory, now()) && state) {
       const logs = await docker.logs(state.id, { tail: LOG_LINES }).catch((e: unknown) => `(logs unavailable: ${(e as Error).message})`);
@@ -176,7 +186,7 @@ export class ProjectServerReconciler implements Reconciler {
         'Warning',
         'CrashLoopBackOff',
         `${desired.spec.name} restarted ${book.restartHistory.length} times recently; last ${LOG_LINES} log lines:\n${logs}`,
-        { fence: ctx.fence },
+        { fence: ctx.fence, secrets },
       );
     }
     const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now()), healRetry].filter((x): x is number => x !== undefined);
@@ -199,13 +209,18 @@ export class ProjectServerReconciler implements Reconciler {
     for (const c of stray) await this.o.docker.remove(c.id);
   }
 
-  private async fail(ps: ProjectServer, ctx: ReconcileContext, book: Required<Bookkeeping>, image: string, reason: string, message: string): Promise<void> {
+  private async fail(ps: ProjectServer, ctx: ReconcileContext, book: Required<Bookkeeping>, image: string, reason: string, message: string, secrets: string[]): Promise<void> {
     const status = computeStatus(ps, { state: null, book, image, now: this.o.clock.now(), failure: { reason, message } });
-    await this.writeStatus(ps, status, ctx);
+    await this.writeStatus(ps, status, ctx, secrets);
   }
 
-  /** Writes status when it changed; false when it did not (or the object moved on: a later reconcile follows). */
-  private async writeStatus(ps: ProjectServer, status: NonNullable<ProjectServer['status']>, ctx: ReconcileContext): Promise<boolean> {
+  /**
+   * Writes status when it changed; false when it did not (or the object moved on: a later
+   * reconcile follows). Every string in it is redacted of `secrets` first: restart reasons and
+   * health issues quote a health check's output, failures Docker's words.
+   */
+  private async writeStatus(ps: ProjectServer, computed: NonNullable<ProjectServer['status']>, ctx: ReconcileContext, secrets: string[]): Promise<boolean> {
+    const status = redactDeep(computed, secrets);
     if (jsonEqual(status, ps.status ?? {})) return false;
     try {
       await this.o.store.resources.patch(

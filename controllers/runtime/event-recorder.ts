@@ -7,7 +7,7 @@
 // logged and dropped. Counts are exact only for the writes that succeed.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ApiError, kindByName, type KindInfo, type ResourceObject } from '../../resources/index.js';
+import { ApiError, kindByName, redactText, type KindInfo, type ResourceObject } from '../../resources/index.js';
 import { EventBodyFields, GROUP_VERSION, type Event } from '../../schemas/index.js';
 import type { Fence, ResourceStore } from '../../store/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -51,6 +51,12 @@ export interface EventRecorderOptions {
 export interface RecordOptions {
   /** The controller's lease: the write is refused (and the Event dropped) once it has passed on. */
   fence?: Fence;
+  /**
+   * Values that must not appear in the message (a ProjectServer's env values: resources/secrets.ts
+   * secretValues); each occurrence becomes `***`. Pass them whenever the message holds text
+   * deployer did not write itself (a container's log lines, a health check's output, a Docker error).
+   */
+  secrets?: readonly string[];
 }
 
 const EVENT_KIND: KindInfo = kindByName('Event')!;
@@ -178,7 +184,7 @@ export class EventRecorder {
       }
       const batch = slot.next;
       batch.count++;
-      batch.message = truncate(message, MAX_MESSAGE);
+      batch.message = truncate(opts.secrets?.length ? redactText(message, opts.secrets) : message, MAX_MESSAGE);
       batch.lastTimestamp = now;
       if (start) void this.drain(key, slot);
       await batch.done;
