@@ -8,7 +8,7 @@ import { badRequest } from '../resources/index.js';
 import type { Store } from '../store/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { registerAuth } from './auth.js';
-import { registerErrorHandling } from './errors.js';
+import { clientError, frameworkError, refuseConnect, registerErrorHandling } from './errors.js';
 import { coreEventRoutes } from './routes/core-events.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -63,6 +63,12 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // Requests refused before any handler runs (bad percent-encoding, or unparseable HTTP)
+    // are answered with a Status too.
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+    // Node would answer a missing Host header with an empty 400; the hook below sends a Status.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Bodies are validated by the resource rules (every cause at once, 400 or 422);
@@ -118,6 +124,10 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   });
 
   registerErrorHandling(app);
+  app.server.on('connect', refuseConnect);
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor >= 1 && !req.headers.host) throw badRequest('an HTTP/1.1 request needs a Host header');
+  });
   registerAuth(app, opts.store.tokens);
   healthRoutes(app, opts.store, () => closing);
   discoveryRoutes(app, { gitVersion: `v1.32.0-deployer.${opts.version ?? '0.1.0'}` });

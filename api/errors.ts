@@ -1,5 +1,7 @@
 // One error handler: every error leaves the API as a Kubernetes Status object with the
 // right code. Messages of 5xx are logged, not returned.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../resources/index.js';
 import { isConnectionError } from '../store/index.js';
@@ -40,5 +42,63 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`)),
+  );
+}
+
+/**
+ * Fastify's frameworkErrors: a URL the router cannot decode (a malformed percent-encoding)
+ * or a path segment over maxParamLength answers a 400 Status like any other bad request.
+ */
+export function frameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const path = req.raw.url?.split('?')[0] ?? '';
+  const shown = JSON.stringify(path.length > 120 ? `${path.slice(0, 117)}...` : path);
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return void sendError(reply, badRequest(`a segment of the path ${shown} is longer than 512 characters (names are at most 63)`));
+  if (err.code === 'FST_ERR_BAD_URL')
+    return void sendError(reply, badRequest(`the path ${shown} is not a valid URL path: a "%" must start a percent-encoded UTF-8 byte (%2F, %C3%BC)`));
+  req.log.error({ err }, 'request failed before routing');
+  sendError(reply, new ApiError(500, 'InternalError', 'an internal error occurred; it has been logged'));
+}
+
+/** Why Node's HTTP parser refused a request, by its error code (llhttp's HPE_*). */
+const PARSE_ERRORS: Record<string, string> = {
+  HPE_INVALID_URL: 'the request target is not a valid URL: spaces, NUL and other control characters must be percent-encoded',
+  HPE_INVALID_METHOD: 'the HTTP method is not one this server knows',
+  HPE_INVALID_VERSION: 'the HTTP version is not HTTP/1.0 or HTTP/1.1',
+  HPE_INVALID_HEADER_TOKEN: 'a header name or value holds characters HTTP does not allow (control characters)',
+  HPE_INVALID_CONTENT_LENGTH: 'the Content-Length header is invalid',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'the request has both Content-Length and Transfer-Encoding, or Content-Length twice',
+  HPE_INVALID_CHUNK_SIZE: 'the chunked body is malformed (a chunk size is not hexadecimal)',
+  HPE_INVALID_TRANSFER_ENCODING: 'the Transfer-Encoding header is invalid',
+  HPE_INVALID_CONSTANT: 'the request line or a header is not valid HTTP/1.1',
+  HPE_LF_EXPECTED: 'a line of the request does not end in CRLF',
+  HPE_CR_EXPECTED: 'a line of the request does not end in CRLF',
+};
+
+/**
+ * Node's clientError: a request its HTTP parser refused never reaches Fastify's handlers, so
+ * it is answered here, still as a Status (the connection is then closed).
+ */
+export function clientError(err: Error & { code?: string; reason?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status: ApiError;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = new ApiError(408, 'Timeout', 'the request was not received in time: send the headers and body without pausing');
+  else if (err.code === 'HPE_HEADER_OVERFLOW') status = new ApiError(431, 'BadRequest', 'the request headers are larger than the limit of 16 KiB');
+  else status = badRequest(`malformed HTTP request: ${PARSE_ERRORS[err.code ?? ''] ?? err.reason ?? 'the request is not valid HTTP/1.1'}`);
+  writeStatus(socket, status);
+  socket.destroy(err);
+}
+
+/** Node's connect event: deployer is no proxy, so CONNECT gets a 405 Status (Node would drop the connection). */
+export function refuseConnect(_req: unknown, socket: Socket): void {
+  writeStatus(socket, new ApiError(405, 'MethodNotAllowed', 'CONNECT is not supported: deployer is not a proxy'));
+  socket.destroySoon();
+}
+
+function writeStatus(socket: Socket, status: ApiError): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify(status.toStatus());
+  socket.write(
+    `HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
