@@ -5,6 +5,7 @@ import { GROUP_VERSION, type ObjectMeta, type StatusCause } from '../schemas/ind
 import { badRequest, conflict, invalid, type ObjectRef } from './errors.js';
 import { clone, jsonEqual } from './equal.js';
 import type { KindInfo } from './kinds.js';
+import { redactDeep, secretValues } from './secrets.js';
 import { checkHostAccess } from './security.js';
 import { immutableFieldErrors, kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
 
@@ -131,7 +132,17 @@ export function validate(info: KindInfo, obj: Json, ref: ObjectRef, statusOnly =
     causes.push(...metadataErrors(obj.metadata as Json));
     if (info.layout === 'spec-status') causes.push(...kindRuleErrors(info.kind, obj.spec as Json));
   }
-  if (causes.length > 0) throw invalid(ref, causes);
+  if (causes.length > 0) throw invalid(ref, info.kind === 'ProjectServer' ? withoutSecrets(causes, obj.spec as Json) : causes);
+}
+
+const ENV_VALUE = /^spec\.env\[\d+\]\.value$/;
+
+/** A 422 never quotes an env value back, not even a bad one (the quote would be cut, so redaction by value would miss it). */
+function withoutSecrets(causes: StatusCause[], spec: Json | undefined): StatusCause[] {
+  const hidden = causes.map((c) =>
+    c.field && ENV_VALUE.test(c.field) ? { ...c, message: 'Invalid value: (an env value, not shown): must be a string of at most 65536 characters' } : c,
+  );
+  return redactDeep(hidden, secretValues(spec));
 }
 
 function userMeta(meta: Json): Json {
