@@ -42,6 +42,8 @@ export interface LeaderElectorOptions {
 
 /** Retries are spread by up to this factor, so processes do not retry in lockstep. */
 export const JITTER_FACTOR = 1.2;
+/** How often the same failed acquire is logged while it keeps failing (the database is away). */
+const ACQUIRE_LOG_EVERY_MS = 60_000;
 
 /**
  * A killed leader releases nothing, so failover waits for its lease to expire, then for a
@@ -104,6 +106,21 @@ export class LeaderElector {
     this.opts.log?.(`lease: ${msg}`, err, { controller: this.opts.name });
   }
 
+  /** The same failed acquire, again and again while the database is away: logged once a minute. */
+  private acquireFailures = { message: '', count: 0, loggedAt: -Infinity };
+
+  private acquireFailed(err: unknown): void {
+    const f = this.acquireFailures;
+    const message = (err as Error)?.message ?? String(err);
+    const now = this.clock.now();
+    if (message === f.message && now - f.loggedAt < ACQUIRE_LOG_EVERY_MS) {
+      f.count++;
+      return;
+    }
+    this.say(f.count > 0 && message === f.message ? `acquire failed (${f.count} more times since the last report)` : 'acquire failed', err);
+    this.acquireFailures = { message, count: 0, loggedAt: now };
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined = undefined;
@@ -155,6 +172,7 @@ export class LeaderElector {
 
   private begin(token: number, startedAt: number): void {
     const controller = new AbortController();
+    this.acquireFailures = { message: '', count: 0, loggedAt: -Infinity };
     this.lead = { token, controller, lastRenewStart: startedAt };
     this.say(`leading with token ${token}`);
     try {
@@ -173,7 +191,7 @@ export class LeaderElector {
           const r = await this.attempt(this.retryPeriodMs);
           if (r.acquired && !this.stopped) this.begin(r.token, startedAt);
         } catch (err) {
-          this.say(`acquire failed`, err);
+          this.acquireFailed(err);
         }
         if (!this.lead && !this.stopped) await this.sleep(this.retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1)));
         continue;
