@@ -132,7 +132,7 @@ export function parseFieldSelector(selector: string | undefined, kind: string): 
     const m = raw.trim().match(/^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw badRequest(`invalid field selector "${selector}": cannot parse "${raw.trim()}"`);
     if (!allowed.includes(m[1]))
-      throw badRequest(`field label not supported: "${m[1]}" (supported for ${kind}: ${allowed.join(', ')})`);
+      throw badRequest(`invalid field selector "${selector}": field label not supported: "${m[1]}" (supported for ${kind}: ${allowed.join(', ')})`);
     return { field: m[1] === 'source' ? 'source.component' : m[1], op: m[2] === '!=' ? 'neq' : 'eq', value: m[3] };
   });
 }
