@@ -28,6 +28,11 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e.statusCode === 400 && /JSON|prototype|constructor/i.test(e.message)))
     return badRequest(`malformed JSON in the request body: ${e.message}`);
   if (e.validation) return badRequest(`invalid ${e.validationContext ?? 'request'}: ${e.message}`);
+  // A NUL (or a byte sequence UTF-8 cannot hold) that reached the database in a value the
+  // request carried — in a continue token, a selector or a string in the body: the value is
+  // the client's mistake, not ours.
+  if (e.code === '22021' || e.code === '22P05')
+    return badRequest('a value in the request holds a NUL character (\\u0000) or bytes that are not UTF-8, which deployer cannot store or look up: remove it');
   if (isConnectionError(err)) return new ApiError(503, 'ServiceUnavailable', 'the database is unavailable; retry shortly', { retryAfterSeconds: 2 });
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
     return new ApiError(e.statusCode, e.statusCode === 404 ? 'NotFound' : 'BadRequest', e.message);
@@ -81,6 +86,9 @@ const PARSE_ERRORS: Record<string, string> = {
  */
 export function clientError(err: Error & { code?: string; reason?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // A response already under way on this connection (the error came after it began): just close.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (current?.headersSent) return void socket.destroy(err);
   let status: ApiError;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = new ApiError(408, 'Timeout', 'the request was not received in time: send the headers and body without pausing');
   else if (err.code === 'HPE_HEADER_OVERFLOW') status = new ApiError(431, 'BadRequest', 'the request headers are larger than the limit of 16 KiB');
