@@ -68,6 +68,13 @@ export class DeploymentReconciler implements Reconciler {
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { namespace, name } = parseKey(key);
+    // A finished Deployment stays finished, and the cache is updated before its key is handed
+    // out: every resync (each minute) would otherwise read each one of them from the store.
+    const cached = ctx.cached(key) as unknown as Deployment | undefined;
+    if (cached && isTerminal(cached.status?.phase)) {
+      this.pipeline.forget(cached.metadata.uid!);
+      return;
+    }
     let d = await this.get(namespace, name);
     if (!d || d.metadata.deletionTimestamp) return;
     if (isTerminal(d.status?.phase)) {
