@@ -69,12 +69,14 @@ export function installationFilter(installation: string, role?: Role): string[] 
 }
 
 /**
- * Docker names: `dp-<installation[0..6]>-<namespace>-<name>` for a server's container and
+ * Docker names: `dp-<installation[0..6]>-<namespace>_<name>` for a server's container and
  * `…-data` for its volume. Namespace and name are DNS labels, so the name is always valid
- * for Docker; the installation prefix keeps two installations on one engine apart.
+ * for Docker, and the `_` (which a DNS label cannot hold) keeps `a-b`/`c` and `a`/`b-c`
+ * apart: two tenants can never be given one container or one volume. The installation
+ * prefix keeps two installations on one engine apart.
  */
 export function containerName(installation: string, owner: Pick<Owner, 'namespace' | 'name'>): string {
-  return `dp-${installation.slice(0, 6)}-${owner.namespace}-${owner.name}`;
+  return `dp-${installation.slice(0, 6)}-${owner.namespace}_${owner.name}`;
 }
 
 export function volumeName(installation: string, owner: Pick<Owner, 'namespace' | 'name'>): string {

@@ -6,7 +6,7 @@
 // labels, or of another installation, is never looked at twice: the Docker queries filter on
 // the installation label and managedOf() rejects partial label sets. The proxy (role
 // "proxy") belongs to the installation, not to an object, and is never removed here.
-import { LABELS, installationFilter, managedOf, type ContainerRuntime, type Managed } from '../../docker/index.js';
+import { containerName, LABELS, installationFilter, managedOf, type ContainerRuntime, type Managed } from '../../docker/index.js';
 import { kindByName } from '../../resources/index.js';
 import type { Fence, Store } from '../../store/index.js';
 import type { EventRecorder } from '../runtime/event-recorder.js';
@@ -61,7 +61,18 @@ export async function sweep(o: SweepOptions): Promise<CleanupCounts> {
       event(m, 'HelperRemoved', `removed helper container ${c.name} (older than ${Math.round(o.helperTtlMs / 1000)} s)`);
       continue;
     }
-    if (await ownerExists(m)) continue;
+    if (await ownerExists(m)) {
+      // A server container under a name its owner no longer gets (the `<namespace>-<name>`
+      // names before the `_` separator) is a leftover: its owner runs under the current name.
+      const expected = containerName(o.installation, m.owner);
+      const name = c.name.replace(/^\//, '');
+      if (m.role !== 'server' || name === expected || name === `${expected}_b`) continue;
+      counts.zombiesFound++;
+      await o.docker.remove(c.id);
+      counts.zombiesRemoved++;
+      event(m, 'StrayRemoved', `removed container ${name}: ${m.owner.kind} ${m.owner.namespace}/${m.owner.name} runs as ${expected}`);
+      continue;
+    }
     counts.zombiesFound++;
     await o.docker.remove(c.id);
     counts.zombiesRemoved++;

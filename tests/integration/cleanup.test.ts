@@ -101,3 +101,21 @@ t.test('helper containers older than the TTL are removed; orphaned volumes go un
   t.equal(await h.docker.inspect(helper), null, 'helper removed');
   t.same(await h.leaks(), [`volume kept-${h.installation}`], 'the retained volume stays');
 });
+
+t.test('a server container under a name its owner no longer gets (the old <namespace>-<name>) is removed; the current one stays', async (t) => {
+  const h = await startControllers(t, []);
+  const ps = await h.store.resources.create(PS_KIND, NS, { metadata: { name: 'renamed' }, spec: { serviceType: 'static' } });
+  const owner = { kind: 'ProjectServer', namespace: NS, name: 'renamed', uid: ps.metadata.uid! };
+  const make = (name: string) =>
+    h.docker.create({ name, image: h.deps.staticImage, cmd: ['sleep', '1000'], labels: managedLabels(h.installation, owner, 'server'), restartPolicy: { name: 'no' } });
+  const old = await make(`dp-${h.installation.slice(0, 6)}-${NS}-renamed`);
+  const current = await make(containerName(h.installation, { namespace: NS, name: 'renamed' }));
+  const events = new EventRecorder({ resources: h.store.resources, component: 'test' });
+  const counts = await sweep({ store: h.store, docker: h.docker, installation: h.installation, events, helperTtlMs: 60_000, now: Date.now() });
+  t.match(counts, { zombiesFound: 1, zombiesRemoved: 1 });
+  t.equal(await h.docker.inspect(old), null, 'the container under the old name is removed');
+  t.ok(await h.docker.inspect(current), 'the one under the current name stays');
+  const ev = await h.until(async () => (await h.events(NS, 'renamed')).find((e: any) => e.reason === 'StrayRemoved'), 'the StrayRemoved Event');
+  t.match((ev as any).message, /runs as dp-/);
+  await h.docker.remove(current);
+});

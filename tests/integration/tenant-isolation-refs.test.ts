@@ -5,8 +5,9 @@
 // not reach b's server; a Deployment of a naming "shop" waits for a server of a and never
 // touches b's. References that try to leave the namespace ("b/shop", "../shop", an object
 // with a namespace, a namespace field) are refused with a Status before anything is stored.
-// Last, a todo: Docker names join namespace and name with "-", so ProjectServer "b-shop" of
-// namespace "tenant" gets the same container and volume name as "shop" of "tenant-b".
+// Last: Docker names join namespace and name with "_" (which no DNS label holds), so
+// ProjectServer "b-shop" of namespace "tenant" and "shop" of "tenant-b" never share a
+// container or a volume.
 import t from 'tap';
 import { containerLogSource, containerName, proxyContainerName, volumeName } from '../../docker/index.js';
 import { startApi } from '../helpers/api.js';
@@ -112,13 +113,12 @@ t.test('a Route or Deployment of namespace a cannot reach namespace b’s Projec
   // the harness removes the installation's containers, volumes and network at teardown
 });
 
-// Docker names must keep namespaces apart: today namespace "tenant" with server "b-shop" and
-// namespace "tenant-b" with server "shop" get one container name and one volume name, so the
-// second server cannot start, a Route to either reaches whichever container holds the name,
-// the log endpoint reads it, and the volume (and its files) is shared.
+// Docker names must keep namespaces apart: were namespace "tenant" with server "b-shop" and
+// namespace "tenant-b" with server "shop" given one container name and one volume name, the
+// second server could not start, a Route to either would reach whichever container holds the
+// name, the log endpoint would read it, and the volume (and its files) would be shared.
 t.test(
   'Docker names of servers in different namespaces never coincide',
-  { todo: 'docker/labels.ts containerName/volumeName join namespace and name with "-": both are dp-<inst>-tenant-b-shop' },
   async (t) => {
     const pairs = [
       [{ namespace: 'tenant', name: 'b-shop' }, { namespace: B, name: 'shop' }],

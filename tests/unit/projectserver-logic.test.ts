@@ -44,8 +44,8 @@ const NOW = Date.parse('2026-01-01T00:10:00Z');
 
 t.test('a static server: the local image, the caddy file server over its volume at /srv/static, a wget health check, init, unless-stopped', async (t) => {
   const d = desiredContainer(ps(), settings);
-  t.equal(d.spec.name, 'dp-abcdef-team-blog');
-  t.equal(d.volume, 'dp-abcdef-team-blog-data');
+  t.equal(d.spec.name, 'dp-abcdef-team_blog');
+  t.equal(d.volume, 'dp-abcdef-team_blog-data');
   t.equal(d.spec.image, settings.staticImage);
   t.match(d.spec.cmd!.join(' '), /caddy file-server --root \/srv\/static --listen ":\$PORT"/);
   t.same(d.spec.mounts, [{ volume: d.volume, target: '/srv/static' }]);

@@ -22,11 +22,11 @@ const O = { installation: 'abcdef99', httpPort: 8081, httpsPort: 8443 };
 
 t.test('a static route: upstream by container name, rewrite to /<service>/current, url and Ready', async (t) => {
   const d = desiredProxy([route('r', { pathPrefix: '/' })], [server('site')], O);
-  t.same(d.routes, [{ id: 'route-web-r', host: 'a.test', pathPrefix: '/', upstream: 'dp-abcdef-web-site:80', rewritePrefix: '/site/current' }]);
+  t.same(d.routes, [{ id: 'route-web-r', host: 'a.test', pathPrefix: '/', upstream: 'dp-abcdef-web_site:80', rewritePrefix: '/site/current' }]);
   t.match(d.verdicts[0], { applied: true, ready: true, url: 'http://a.test:8081/', conflicts: [] });
   t.match(d.verdicts[0].conditions, [{ type: 'Ready', status: 'True', reason: 'Serving' }, { type: 'Conflict', status: 'False', reason: 'NoConflict' }]);
   const docs = desiredProxy([route('r', { service: 'docs', port: 8080 })], [server('site')], { ...O, httpPort: 80 });
-  t.match(docs.routes[0], { rewritePrefix: '/docs/current', upstream: 'dp-abcdef-web-site:8080' });
+  t.match(docs.routes[0], { rewritePrefix: '/docs/current', upstream: 'dp-abcdef-web_site:8080' });
   t.equal(docs.verdicts[0].url, 'http://a.test/');
 });
 
@@ -93,14 +93,14 @@ t.test('the Caddy config: most specific first, prefix stripped for static, a 404
 
 t.test('a docker server routes to the slot of its live release (blue/green); the config read back names the dials', async (t) => {
   const app = server('app', { serviceType: 'docker', image: 'x', port: 3000 });
-  t.equal(desiredProxy([route('r', { projectServer: 'app' })], [app], O).routes[0]!.upstream, 'dp-abcdef-web-app:3000', 'no release: slot a');
+  t.equal(desiredProxy([route('r', { projectServer: 'app' })], [app], O).routes[0]!.upstream, 'dp-abcdef-web_app:3000', 'no release: slot a');
   app.status!.services = { site: { deployment: 'v2', image: 'x:2', slot: 'b' } };
   const d = desiredProxy([route('r', { projectServer: 'app' })], [app], O);
-  t.equal(d.routes[0]!.upstream, 'dp-abcdef-web-app_b:3000', 'slot b');
+  t.equal(d.routes[0]!.upstream, 'dp-abcdef-web_app_b:3000', 'slot b');
   const dials = dialsByRoute({ apps: appsConfig(d.routes, { http: 80, https: 443 }) });
-  t.same(dials.get('route-web-r'), ['dp-abcdef-web-app_b:3000']);
+  t.same(dials.get('route-web-r'), ['dp-abcdef-web_app_b:3000']);
   t.same(dialsByRoute(null), new Map());
   const stat = server('s');
   stat.status!.services = { site: { deployment: 'v2', dir: 'deployment-v2', slot: 'b' } };
-  t.equal(desiredProxy([route('r', { projectServer: 's' })], [stat], O).routes[0]!.upstream, 'dp-abcdef-web-s:80', 'static servers have one container');
+  t.equal(desiredProxy([route('r', { projectServer: 's' })], [stat], O).routes[0]!.upstream, 'dp-abcdef-web_s:80', 'static servers have one container');
 });
