@@ -32,11 +32,31 @@ export function toApiError(err: unknown, req: FastifyRequest): ApiError {
   // request carried — in a continue token, a selector or a string in the body: the value is
   // the client's mistake, not ours.
   if (e.code === '22021' || e.code === '22P05')
-    return badRequest('a value in the request holds a NUL character (\\u0000) or bytes that are not UTF-8, which deployer cannot store or look up: remove it');
+    return badRequest(`${nulSource(req)} holds a NUL character (\\u0000) or bytes that are not UTF-8, which deployer cannot store or look up: remove it`);
   if (isConnectionError(err)) return new ApiError(503, 'ServiceUnavailable', 'the database is unavailable; retry shortly', { retryAfterSeconds: 2 });
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
     return new ApiError(e.statusCode, e.statusCode === 404 ? 'NotFound' : 'BadRequest', e.message);
   return new ApiError(500, 'InternalError', 'an internal error occurred; it has been logged');
+}
+
+/** Which part of the request holds a NUL: a query parameter (a continue token decoded), or a body field by its path. */
+function nulSource(req: FastifyRequest): string {
+  for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+    if (typeof v !== 'string') continue;
+    if (v.includes('\0')) return `the query parameter ${k}`;
+    if (k === 'continue' && /\0|\\u0000/.test(Buffer.from(v, 'base64url').toString('utf8'))) return 'the continue token';
+  }
+  const find = (v: unknown, path: string): string | undefined => {
+    if (typeof v === 'string') return v.includes('\0') ? path : undefined;
+    if (v === null || typeof v !== 'object') return undefined;
+    for (const [k, child] of Object.entries(v)) {
+      const hit = (k.includes('\0') ? `${path}.${JSON.stringify(k)}` : undefined) ?? find(child, Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const field = find(req.body, '');
+  return field ? `the field ${field.slice(1) || '(the body)'}` : 'a value in the request';
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
