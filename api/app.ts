@@ -82,6 +82,14 @@ function parseJsonBody(_req: unknown, body: string | Buffer, done: (err: Error |
   done(null, value);
 }
 
+/** The origin-form (`/path?query`) of a request target. */
+export function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  const absolute = target.match(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i);
+  if (absolute) return absolute[1].startsWith('/') ? absolute[1] : `/${absolute[1]}`;
+  return `/${target}`;
+}
+
 export async function buildApi(opts: ApiOptions): Promise<Api> {
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
@@ -91,6 +99,9 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // Route on the path alone: an absolute-form target (`GET http://host/path`, which HTTP/1.1
+    // servers must accept) becomes its path, and `*` (OPTIONS *) a path no route has.
+    rewriteUrl: (req) => originForm(req.url ?? '/'),
     // Requests refused before any handler runs (bad percent-encoding, or unparseable HTTP)
     // are answered with a Status too.
     frameworkErrors: frameworkError,

@@ -95,9 +95,9 @@ function checkTypeMeta(info: KindInfo, obj: unknown): Json {
     throw badRequest(`the request body must be a JSON object (a ${info.kind})`);
   const o = obj as Json;
   if (o.apiVersion !== undefined && o.apiVersion !== GROUP_VERSION)
-    throw badRequest(`apiVersion "${String(o.apiVersion)}" does not match the request: expected "${GROUP_VERSION}"`);
+    throw badRequest(`apiVersion ${JSON.stringify(o.apiVersion)?.slice(0, 100)} does not match the request: expected "${GROUP_VERSION}"`);
   if (o.kind !== undefined && o.kind !== info.kind)
-    throw badRequest(`kind "${String(o.kind)}" does not match the request: expected "${info.kind}"`);
+    throw badRequest(`kind ${JSON.stringify(o.kind)?.slice(0, 100)} does not match the request: expected "${info.kind}"`);
   if (o.metadata !== undefined && (o.metadata === null || typeof o.metadata !== 'object' || Array.isArray(o.metadata)))
     throw badRequest('metadata must be an object');
   return o;

@@ -98,7 +98,9 @@ function encodeContinue(rev: number, namespace: string, name: string): string {
 function decodeContinue(token: string): { r: number; ns: string; n: string } {
   try {
     const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { r: unknown; ns: unknown; n: unknown };
-    if (Number.isSafeInteger(v.r) && typeof v.ns === 'string' && typeof v.n === 'string') return v as { r: number; ns: string; n: string };
+    // namespace and name are DNS labels; anything else was not made by this server
+    const label = (x: unknown) => typeof x === 'string' && /^[a-z0-9-]{0,63}$/.test(x);
+    if (Number.isSafeInteger(v.r) && label(v.ns) && label(v.n)) return v as { r: number; ns: string; n: string };
   } catch {
     // fall through
   }

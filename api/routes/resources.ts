@@ -85,10 +85,60 @@ function tableOptions(req: FastifyRequest): TableOptions | undefined {
 }
 
 /** The body of an apply patch: YAML (JSON is YAML), one document. */
+/** Deeper than this, an applied configuration is refused: no manifest nests so deep. */
+const MAX_APPLY_DEPTH = 100;
+
+/**
+ * An upper bound of a YAML text's nesting, read without parsing it (the yaml parser recurses
+ * and can exhaust the stack or the heap on a deep enough input): per line, the indentation
+ * plus the block markers (`- `, `? `) before the content, and the depth of flow brackets
+ * across the text. Brackets inside quotes count too, which only ever overestimates.
+ */
+export function yamlDepthBound(text: string): number {
+  let max = 0;
+  let flow = 0;
+  for (const line of text.split('\n')) {
+    const m = line.match(/^( *)((?:[-?] +)*)/)!;
+    max = Math.max(max, m[1].length + (m[2].match(/[-?]/g)?.length ?? 0));
+    for (const ch of line) {
+      if (ch === '[' || ch === '{') max = Math.max(max, ++flow);
+      else if ((ch === ']' || ch === '}') && flow > 0) flow--;
+    }
+  }
+  return max;
+}
+
+/** The nesting of a parsed value, walked without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const todo: [unknown, number][] = [[value, 0]];
+  while (todo.length > 0) {
+    const [v, d] = todo.pop()!;
+    max = Math.max(max, d);
+    if (max > MAX_APPLY_DEPTH) return max;
+    if (v !== null && typeof v === 'object') for (const child of Object.values(v)) todo.push([child, d + 1]);
+  }
+  return max;
+}
+
 function parseApplyBody(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  const text = body.toString();
+  const tooDeep = () => done(badRequest(`the apply patch nests deeper than ${MAX_APPLY_DEPTH} levels; no object of deployer.dev/v1 does`));
+  // JSON (what kubectl sends) is YAML too; JSON.parse does not recurse on the stack
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      const value: unknown = JSON.parse(text);
+      return depthOf(value) > MAX_APPLY_DEPTH ? tooDeep() : done(null, value);
+    } catch {
+      // not JSON after all: YAML flow style, read below
+    }
+  }
+  if (yamlDepthBound(text) > MAX_APPLY_DEPTH * 2) return tooDeep();
   try {
-    done(null, YAML.parse(body.toString(), { maxAliasCount: 100 }));
+    const value: unknown = YAML.parse(text, { maxAliasCount: 100, logLevel: 'error' });
+    return depthOf(value) > MAX_APPLY_DEPTH ? tooDeep() : done(null, value);
   } catch (err) {
+    if (err instanceof RangeError) return tooDeep();
     const msg = (err as Error).message.split('\n')[0];
     done(badRequest(`the apply patch is not valid YAML: ${msg}`));
   }
