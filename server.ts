@@ -117,8 +117,7 @@ async function main(): Promise<void> {
     const logs = containerLogSource(runtime ?? new DockerRuntime(), () => store.records.installation());
     let tlsInfo: TlsInfo | undefined;
     api = await buildApi({ store, identity, logs, metrics, loggerInstance: logger.child({ component: 'api' }), tls: () => tlsInfo });
-    await api.app.listen({ host, port });
-    log(`serving the API on http://${host}:${port}`);
+    // HTTPS first: once /readyz answers on HTTP, /api/tls already tells where HTTPS is
     const tlsPort = process.env.DEPLOYER_TLS_PORT ?? '6443';
     if (tlsPort !== 'off') {
       const material = await tlsMaterial(dataDir, host);
@@ -131,6 +130,8 @@ async function main(): Promise<void> {
       tlsInfo = { url: `https://${shown}:${tls.port}`, certificate: material.cert };
       log(`serving the API on ${tlsInfo.url} (kubectl sends tokens only over TLS)`);
     }
+    await api.app.listen({ host, port });
+    log(`serving the API on http://${host}:${port}`);
   }
   let events: DockerEventStream | undefined;
   let docker: DockerDeps | undefined;
