@@ -66,15 +66,6 @@ export class LeaderElector {
   /** Ends a lease call in progress (stop() must not wait on a database that hangs). */
   private cancelAttempt: ((err: Error) => void) | null = null;
 
-  /**
-   * How often a leader renews: a third of the renew deadline (never below the retry period),
-   * so a renewal can fail twice and still make the deadline, without a round trip to the
-   * database every retry period for every controller.
-   */
-  private get renewPeriodMs(): number {
-    return Math.max(this.retryPeriodMs, this.renewDeadlineMs / 3);
-  }
-
   constructor(private readonly opts: LeaderElectorOptions) {
     this.clock = opts.clock ?? systemClock;
     this.leaseDurationMs = opts.leaseDurationMs ?? DEFAULT_TIMINGS.leaseDurationMs;
@@ -205,7 +196,7 @@ export class LeaderElector {
         if (!this.lead && !this.stopped) await this.sleep(this.retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1)));
         continue;
       }
-      await this.sleep(this.renewPeriodMs);
+      await this.sleep(this.retryPeriodMs);
       const lead = this.lead;
       if (this.stopped || !lead) continue;
       const renewStart = this.clock.now();

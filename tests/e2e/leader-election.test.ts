@@ -117,8 +117,8 @@ t.test('three processes, default timings: one steady holder; SIGKILL fails over 
   t.ok(samples.every((s) => s.holder === first.identity && s.valid && s.token === samples[0].token), `the lease stays with ${first.identity} (token ${samples[0].token}), valid, at every sample`);
   t.same(changes, [], 'zero changes of holder over 60 s');
 
-  // SIGKILL: the lease must expire first (LEASE_MS after the last renew, which was at most a
-  // renew period before the kill), then a follower's next try (every RETRY_MS × up to 1.2) takes it.
+  // SIGKILL: the lease must expire first (LEASE_MS after the last renew), then a follower's
+  // next try (every RETRY_MS × up to 1.2) takes it.
   const tokenBefore = samples[0].token;
   const tKill = Date.now();
   first.kill('SIGKILL');
@@ -126,9 +126,7 @@ t.test('three processes, default timings: one steady holder; SIGKILL fails over 
   const took = await waitForAny(others, (l) => l.event === 'reconcile' && (l.t0 ?? 0) >= tKill, 8000, 'a reconcile after the SIGKILL');
   const failoverMs = took.line.t0! - tKill;
   t.ok(failoverMs < 5000, `another process (${took.proc.identity}) holds and reconciles ${failoverMs} ms after the SIGKILL (goal < 5 s; lease ${DEFAULT_TIMINGS.leaseDurationMs} ms)`);
-  // the last renew was at most one renew period (a third of the renew deadline) before the kill
-  const renewPeriodMs = Math.max(DEFAULT_TIMINGS.retryPeriodMs, DEFAULT_TIMINGS.renewDeadlineMs / 3);
-  t.ok(failoverMs >= DEFAULT_TIMINGS.leaseDurationMs - renewPeriodMs - 100, `not before the lease can have expired (${DEFAULT_TIMINGS.leaseDurationMs} ms after the last renew)`);
+  t.ok(failoverMs >= DEFAULT_TIMINGS.leaseDurationMs - DEFAULT_TIMINGS.retryPeriodMs - 100, 'not before the lease can have expired');
   t.ok(took.line.token! > tokenBefore, `with a higher token (${took.line.token} > ${tokenBefore})`);
   await took.proc.waitFor((l) => l.event === 'reconcile' && l.accepted === true && l.t >= tKill, 3000, 'its write to be accepted');
   t.same(leaders(procs).map((p) => p.identity), [took.proc.identity], 'one holder again');

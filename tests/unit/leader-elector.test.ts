@@ -81,8 +81,7 @@ t.test('acquires a free lease and holds it continuously', async (t) => {
   await tick(clock, 10_000);
   t.ok(e.isLeader, 'still leading after 10 s');
   t.same(events, ['start 1'], 'never released or re-elected in between');
-  const renews = l.calls - before;
-  t.ok(renews >= 9 && renews <= 11, `renewed every third of the renew deadline, not every retry period (${renews} renews in 10 s)`);
+  t.ok(l.calls - before >= 18, `renewed every retry period (${l.calls - before} renews)`);
   t.equal(l.token, 1);
   await e.stop();
 });
@@ -156,7 +155,7 @@ t.test('losing the lease to another holder stops at the next renew', async (t) =
   l.holder = 'thief';
   l.token = 7;
   l.expiresAt = clock.now() + 10_000;
-  await tick(clock, 1100);
+  await tick(clock, 600);
   t.notOk(e.isLeader);
   t.match(events[1], /held by thief/);
   await e.stop();
