@@ -10,19 +10,15 @@
 // DASHBOARD_SCREENSHOT=<path> it is also written there (how docs/dashboard.png is made).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { containerName } from '../../docker/index.js';
-import { caddyImage, staticImage } from '../../images/index.js';
-import { freePort } from '../../store/index.js';
-import { installationOf, until } from '../helpers/installation.js';
-import { freshDatabase } from '../helpers/pg.js';
-import { api, spawnServer } from '../helpers/process.js';
+import { until } from '../helpers/installation.js';
+import { spawnDeployer, missingArchive } from '../helpers/deployer.js';
+import { api } from '../helpers/process.js';
 
 const TOKEN = 'dashboard-e2e-admin-token';
 const NS = 'web';
@@ -60,26 +56,8 @@ t.test('the dashboard, live, in chromium', async (t) => {
   // scripts/test.sh installs it (scripts/ensure-chromium.sh); a first install may still be running
   await until(async () => existsSync(CHROMIUM), `${CHROMIUM} (sh scripts/ensure-chromium.sh)`, 120_000);
   const begin = Date.now();
-  const db = await freshDatabase(t);
-  const { installation, docker } = await installationOf(t, db);
-  const dir = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const [staticTag, caddyTag] = [await docker.ensureImage(staticImage()), await docker.ensureImage(caddyImage())];
-  const server = await spawnServer(t, {
-    DATABASE_URL: db,
-    DEPLOYER_DATA_DIR: join(dir, 'data'),
-    DEPLOYER_ADMIN_TOKEN: TOKEN,
-    DEPLOYER_CONTROLLERS: 'projectserver,route,deployment',
-    DEPLOYER_PROXY_PORT: String(await freePort()),
-    DEPLOYER_PROXY_HTTPS_PORT: '0',
-    DEPLOYER_STATIC_IMAGE: staticTag,
-    DEPLOYER_PROXY_IMAGE: caddyTag,
-  });
-  // an archive URL that answers 404, for a deployment that fails
-  const missing = createServer((_req, res) => res.writeHead(404).end('no such archive'));
-  await new Promise<void>((r) => missing.listen(0, '0.0.0.0', r));
-  t.teardown(() => new Promise((r) => missing.close(r)));
-  const missingUrl = `http://127.0.0.1:${(missing.address() as { port: number }).port}/site.tar.gz`;
+  const { server, installation, docker, dir, staticImage: staticTag } = await spawnDeployer(t, { token: TOKEN, controllers: ['projectserver', 'route', 'deployment'], tmpPrefix: 'dashboard-e2e-' });
+  const missingUrl = await missingArchive(t);
   const put = async (plural: string, name: string, body: Record<string, unknown>, ns = NS) => {
     const r = await api(server.url, TOKEN, 'PUT', `${A}/namespaces/${ns}/${plural}/${name}`, { apiVersion: 'deployer.dev/v1', metadata: { name }, ...body });
     t.ok(r.status === 200 || r.status === 201, `PUT ${plural}/${name}: ${r.status}`);

@@ -8,20 +8,16 @@
 // waiting until the finalizers are done; readable errors for a bad manifest (422 naming the
 // field), an unknown kind and a wrong token. Everything it made in Docker is removed.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import YAML from 'yaml';
 import { installationFilter } from '../../docker/index.js';
-import { caddyImage, staticImage } from '../../images/index.js';
 import { freePort } from '../../store/index.js';
 import { site } from '../helpers/deployments.js';
-import { installationOf, until } from '../helpers/installation.js';
-import { freshDatabase } from '../helpers/pg.js';
-import { spawnServer } from '../helpers/process.js';
+import { until } from '../helpers/installation.js';
+import { spawnDeployer, missingArchive } from '../helpers/deployer.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'cli', 'deployctl.mjs');
@@ -45,28 +41,13 @@ interface Streaming {
 
 t.test('deployctl against a running deployer', async (t) => {
   const begin = Date.now();
-  const db = await freshDatabase(t);
-  const { installation, docker } = await installationOf(t, db);
-  const dir = await mkdtemp(join(tmpdir(), 'deployctl-e2e-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const [staticTag, caddyTag] = [await docker.ensureImage(staticImage()), await docker.ensureImage(caddyImage())];
-  const proxyPort = await freePort();
-  const server = await spawnServer(t, {
-    DATABASE_URL: db,
-    DEPLOYER_DATA_DIR: join(dir, 'data'),
-    DEPLOYER_ADMIN_TOKEN: TOKEN,
-    DEPLOYER_TLS_PORT: String(await freePort()),
-    DEPLOYER_CONTROLLERS: 'projectserver,route,deployment',
-    DEPLOYER_PROXY_PORT: String(proxyPort),
-    DEPLOYER_PROXY_HTTPS_PORT: '0',
-    DEPLOYER_STATIC_IMAGE: staticTag,
-    DEPLOYER_PROXY_IMAGE: caddyTag,
+  const { server, installation, docker, dir, proxyPort, staticImage: staticTag } = await spawnDeployer(t, {
+    token: TOKEN,
+    controllers: ['projectserver', 'route', 'deployment'],
+    tmpPrefix: 'deployctl-e2e-',
+    env: { DEPLOYER_TLS_PORT: String(await freePort()) },
   });
-  // an archive URL that answers 404, for the deployment that fails
-  const missing = createServer((_req, res) => res.writeHead(404).end('no such archive'));
-  await new Promise<void>((r) => missing.listen(0, '0.0.0.0', r));
-  t.teardown(() => new Promise((r) => missing.close(r)));
-  const missingPort = (missing.address() as { port: number }).port;
+  const missingUrl = await missingArchive(t);
 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
@@ -210,7 +191,7 @@ t.test('deployctl against a running deployer', async (t) => {
   });
 
   await t.test('a failing deployment: rollout status exits 1 with the reason', async (t) => {
-    const m = { apiVersion: 'deployer.dev/v1', kind: 'Deployment', metadata: { name: 'site-broken' }, spec: { projectServer: 'site', source: { archive: { url: `http://127.0.0.1:${missingPort}/site.tar.gz` } }, progressDeadlineSeconds: 30 } };
+    const m = { apiVersion: 'deployer.dev/v1', kind: 'Deployment', metadata: { name: 'site-broken' }, spec: { projectServer: 'site', source: { archive: { url: missingUrl } }, progressDeadlineSeconds: 30 } };
     t.equal(await ok(t, ['apply', '-f', '-'], JSON.stringify(m)), 'deployment/site-broken created\n', 'apply -f - reads stdin');
     const r = await run(['rollout', 'status', 'deploy/site-broken', '--timeout=50s']);
     t.equal(r.code, 1);

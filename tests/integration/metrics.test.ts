@@ -6,19 +6,14 @@
 // viewer of one namespace sees no series of another. The text is parsed, not grepped.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { containerName, managedLabels } from '../../docker/index.js';
-import { caddyImage, staticImage } from '../../images/index.js';
 import { parseMetrics, UNMATCHED_ROUTE, type Scrape } from '../../metrics/index.js';
-import { freePort } from '../../store/index.js';
 import { startApi } from '../helpers/api.js';
-import { installationOf, until } from '../helpers/installation.js';
-import { freshDatabase } from '../helpers/pg.js';
-import { spawnServer } from '../helpers/process.js';
+import { until } from '../helpers/installation.js';
+import { spawnDeployer } from '../helpers/deployer.js';
 
 const run = promisify(execFile);
 const TOKEN = 'metrics-test-admin';
@@ -32,21 +27,7 @@ const CONTROLLERS = ['projectserver', 'route', 'deployment', 'cleanup'];
 t.setTimeout(120_000);
 
 t.test('/metrics during a deployment, a container restart and a zombie', async (t) => {
-  const db = await freshDatabase(t);
-  const { installation, docker } = await installationOf(t, db);
-  const dir = await mkdtemp(join(tmpdir(), 'metrics-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const [staticTag, caddyTag] = [await docker.ensureImage(staticImage()), await docker.ensureImage(caddyImage())];
-  const server = await spawnServer(t, {
-    DATABASE_URL: db,
-    DEPLOYER_DATA_DIR: join(dir, 'data'),
-    DEPLOYER_ADMIN_TOKEN: TOKEN,
-    DEPLOYER_CONTROLLERS: CONTROLLERS.join(','),
-    DEPLOYER_PROXY_PORT: String(await freePort()),
-    DEPLOYER_PROXY_HTTPS_PORT: '0',
-    DEPLOYER_STATIC_IMAGE: staticTag,
-    DEPLOYER_PROXY_IMAGE: caddyTag,
-  });
+  const { server, installation, docker, db, staticImage: staticTag } = await spawnDeployer(t, { token: TOKEN, controllers: CONTROLLERS, tmpPrefix: 'metrics-' });
   await server.waitReady();
 
   const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
@@ -104,8 +85,10 @@ t.test('/metrics during a deployment, a container restart and a zombie', async (
     t.equal(phases.at(-1), 'active');
     const after = await until(async () => {
       const s = await scrape();
-      return s.sum('deployer_deployments', { namespace: A, phase: 'active' }) === 1 && s;
-    }, 'deployments{phase="active"} to show it');
+      // `active` is written inside the reconcile, which is counted once it returns
+      const done = s.sum('deployer_controller_reconciles_total', { controller: 'deployment', result: 'success' }) > before.sum('deployer_controller_reconciles_total', { controller: 'deployment', result: 'success' });
+      return s.sum('deployer_deployments', { namespace: A, phase: 'active' }) === 1 && done && s;
+    }, 'deployments{phase="active"} and the reconcile that made it to show');
     t.equal(after.sum('deployer_deployments', { namespace: A, phase: 'queued' }), 0, 'no longer queued');
     t.equal(after.types.get('deployer_deployments'), 'gauge');
 
