@@ -2,10 +2,9 @@
 // (and so into their volumes), volumeMountpoint and a DirectoryWatcher on it, and the
 // addresses of a container on a user network, reached from this process.
 import t from 'tap';
+import { tarOf } from '../helpers/tar.js';
 import { access, constants, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
-import type { Header } from 'tar-stream';
 import { DirectoryWatcher, managedLabels } from '../../docker/index.js';
 import type { ContainerSpec, Owner } from '../../docker/index.js';
 import { busyboxImage, dockerForTest } from '../helpers/docker.js';
@@ -21,23 +20,6 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null |
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** An uncompressed tar of `entries` (string or Buffer bodies), built in memory. */
-async function tarOf(entries: { header: Partial<Header> & { name: string }; body?: string | Buffer }[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-  for (const e of entries) {
-    if (e.body === undefined) p.entry(e.header);
-    else p.entry(e.header, e.body);
-  }
-  p.finalize();
-  return done;
 }
 
 function spec(installation: string, image: string, name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {

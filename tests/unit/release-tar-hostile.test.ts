@@ -8,12 +8,13 @@
 // Replay: FUZZ_SEED=<seed> FUZZ_RUNS=<n> (both printed).
 import fc from 'fast-check';
 import t from 'tap';
+import { tarOf } from '../helpers/tar.js';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { extract, pack } from 'tar-stream';
+import { extract } from 'tar-stream';
 import { packTar, parseTar, SourceError } from '../../controllers/deployment/release-tar.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -21,20 +22,14 @@ const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 300;
 
 type Member = { name: string; type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; linkname?: string; data?: string };
 
-async function makeTar(members: Member[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-  for (const m of members) {
-    if (m.type === 'file') p.entry({ name: m.name, type: m.type, mode: 0o644 }, m.data ?? 'x');
-    else p.entry({ name: m.name, type: m.type, linkname: m.linkname, mode: 0o644 });
-  }
-  p.finalize();
-  return done;
+function makeTar(members: Member[]): Promise<Buffer> {
+  return tarOf(
+    members.map((m) =>
+      m.type === 'file'
+        ? { header: { name: m.name, type: m.type, mode: 0o644 }, body: m.data ?? 'x' }
+        : { header: { name: m.name, type: m.type, linkname: m.linkname, mode: 0o644 } },
+    ),
+  );
 }
 
 // Path pieces that attack: traversal, absolute, NUL, backslash, dot segments, long names.
