@@ -7,7 +7,7 @@ import { clone, jsonEqual } from './equal.js';
 import type { KindInfo } from './kinds.js';
 import { redactDeep, secretValues } from './secrets.js';
 import { checkHostAccess } from './security.js';
-import { immutableFieldErrors, kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
+import { eventRuleErrors, immutableFieldErrors, kindRuleErrors, metadataErrors, schemaErrors } from './validation.js';
 
 export type Json = Record<string, unknown>;
 
@@ -131,6 +131,7 @@ export function validate(info: KindInfo, obj: Json, ref: ObjectRef, statusOnly =
   if (!statusOnly) {
     causes.push(...metadataErrors(obj.metadata as Json));
     if (info.layout === 'spec-status') causes.push(...kindRuleErrors(info.kind, obj.spec as Json));
+    if (info.kind === 'Event') causes.push(...eventRuleErrors(obj));
   }
   if (causes.length > 0) throw invalid(ref, info.kind === 'ProjectServer' ? withoutSecrets(causes, obj.spec as Json) : causes);
 }

@@ -265,6 +265,26 @@ export function kindRuleErrors(kind: string, spec: Spec | undefined): StatusCaus
   return causes;
 }
 
+/**
+ * An Event's own rule (tenant isolation): the object it is about lives in the Event's
+ * namespace. A token may write Events only where it may write, so an Event in "a" that named
+ * an object of "b" would put words in b's mouth (describe, dashboards). A cluster-scoped
+ * object has no namespace: an absent or empty involvedObject.namespace is not checked.
+ */
+export function eventRuleErrors(event: Record<string, unknown>): StatusCause[] {
+  const involved = event.involvedObject as { namespace?: unknown } | undefined;
+  const own = (event.metadata as { namespace?: unknown } | undefined)?.namespace;
+  if (!involved || typeof involved !== 'object' || typeof involved.namespace !== 'string' || involved.namespace === '') return [];
+  if (involved.namespace === own) return [];
+  return [
+    {
+      field: 'involvedObject.namespace',
+      reason: 'FieldValueInvalid',
+      message: `Invalid value: ${show(involved.namespace)}: does not match the Event's namespace ${show(own)}; an Event can only be about an object in its own namespace (or a cluster-scoped one, with no namespace)`,
+    },
+  ];
+}
+
 /** Fields of a kind's spec that cannot change after creation, with why. */
 const IMMUTABLE: Record<string, { field: string; why: string }[]> = {
   ProjectServer: [
