@@ -1,8 +1,13 @@
 // What the proxy should hold and what each Route's status should say, from the Routes and
 // ProjectServers in the store. Pure.
 //
-// - Two Routes with the same host and path prefix: the older (creationTimestamp, then name,
-//   then namespace) keeps it; the others get Conflict=True and are not applied.
+// - A host belongs to one namespace: the one of its oldest Route (creationTimestamp, then
+//   namespace/name), first come. A Route of another namespace for that host, whatever its path
+//   prefix, gets Conflict=True (HostInUse) and is not applied — so a tenant cannot take paths of
+//   another tenant's host. Its status names no Route of the owner (tenant isolation: names of
+//   other namespaces' objects are theirs): it says only that another namespace uses the host.
+// - Two Routes of the owning namespace with the same host and path prefix: the older keeps it;
+//   the others get Conflict=True (HostPathTaken, naming the winner) and are not applied.
 // - A Route whose ProjectServer (same namespace) does not exist is not applied (Ready=False,
 //   ServerNotFound). One whose server is not ready is applied, so it serves the moment the
 //   server does, but reports Ready=False with the server's reason.
@@ -38,6 +43,9 @@ function older(a: Route, b: Route): number {
   return ta < tb ? -1 : ta > tb ? 1 : ref(a) < ref(b) ? -1 : ref(a) > ref(b) ? 1 : 0;
 }
 
+/** status.conflicts of a Route that lost its host to another namespace: no name of theirs. */
+export const OTHER_NAMESPACE = '(another namespace)';
+
 export function routeId(r: Route): string {
   return `route-${r.metadata.namespace}-${r.metadata.name}`;
 }
@@ -49,8 +57,16 @@ export function desiredProxy(
 ): DesiredProxy {
   const live = routes.filter((r) => !r.metadata.deletionTimestamp);
   const byServer = new Map(servers.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
-  const claims = new Map<string, Route[]>();
+  // the oldest Route of each host decides which namespace owns it
+  const hostOwner = new Map<string, Route>();
   for (const r of live) {
+    const cur = hostOwner.get(r.spec.host);
+    if (!cur || older(r, cur) < 0) hostOwner.set(r.spec.host, r);
+  }
+  const ownsHost = (r: Route) => hostOwner.get(r.spec.host)!.metadata.namespace === r.metadata.namespace;
+  // host and path claims among the owner's Routes only: the others are out already
+  const claims = new Map<string, Route[]>();
+  for (const r of live.filter(ownsHost)) {
     const k = `${r.spec.host} ${normPrefix(r.spec.pathPrefix)}`;
     claims.set(k, [...(claims.get(k) ?? []), r]);
   }
@@ -60,8 +76,9 @@ export function desiredProxy(
   for (const r of live) {
     const gen = r.metadata.generation ?? 0;
     const prefix = normPrefix(r.spec.pathPrefix);
-    const claimants = claims.get(`${r.spec.host} ${prefix}`)!;
-    const winner = claimants[0];
+    const foreign = !ownsHost(r);
+    const claimants = foreign ? [] : claims.get(`${r.spec.host} ${prefix}`)!;
+    const winner = foreign ? undefined : claimants[0];
     const conflicts = claimants.filter((c) => c !== r).map(ref);
     const server = byServer.get(`${r.metadata.namespace}/${r.spec.projectServer}`);
     const port = r.spec.tls ? o.httpsPort : o.httpPort;
@@ -71,8 +88,9 @@ export function desiredProxy(
 
     let applied = false;
     let ready: Condition;
-    const conflict =
-      winner !== r
+    const conflict = !winner
+      ? cond('Conflict', 'True', 'HostInUse', `host ${r.spec.host} is already in use by another namespace; this Route is not applied (choose another host)`)
+      : winner !== r
         ? cond('Conflict', 'True', 'HostPathTaken', `${r.spec.host}${prefix} is already routed by ${ref(winner)} (older); this Route is not applied`)
         : conflicts.length
           ? cond('Conflict', 'False', 'Winner', `this Route keeps ${r.spec.host}${prefix}; newer Routes claiming it: ${conflicts.join(', ')}`)
@@ -109,7 +127,7 @@ export function desiredProxy(
       applied,
       ready: ready.status === 'True',
       url,
-      conflicts: winner === r ? conflicts : [ref(winner)],
+      conflicts: !winner ? [OTHER_NAMESPACE] : winner === r ? conflicts : [ref(winner)],
       conditions: [ready, conflict],
     });
   }

@@ -1,7 +1,7 @@
 // The route controller's pure parts: which Routes the proxy gets and what their status says
 // (controllers/route/desired.ts), and the Caddy config they become (proxy/config.ts).
 import t from 'tap';
-import { desiredProxy } from '../../controllers/route/desired.js';
+import { desiredProxy, OTHER_NAMESPACE } from '../../controllers/route/desired.js';
 import { appsConfig, dialsByRoute } from '../../proxy/index.js';
 import type { ProjectServer, Route } from '../../schemas/index.js';
 
@@ -63,6 +63,30 @@ t.test('conflicts: the older Route keeps host and path; the newer is not applied
   t.same(tie.routes.map((r) => r.id), ['route-web-y'], 'same second: the name decides');
   const deleting = { ...b, metadata: { ...b.metadata, deletionTimestamp: '2026-01-02T00:00:00Z' } };
   t.same(desiredProxy([a, deleting], [server('site')], O).routes.map((r) => r.id), ['route-web-a'], 'a Route being deleted claims nothing');
+});
+
+t.test('across namespaces: a host is first come, and the loser learns no name of the other namespace', async (t) => {
+  const mine = route('blog', { host: 'blog.test', pathPrefix: '/' }, '2026-01-01T00:00:00Z', 'tenant-a');
+  const same = route('hijack', { host: 'blog.test', pathPrefix: '/' }, '2026-01-01T00:00:01Z', 'tenant-b');
+  const admin = route('admin', { host: 'blog.test', pathPrefix: '/admin' }, '2026-01-01T00:00:02Z', 'tenant-b');
+  const twin = route('twin', { host: 'blog.test', pathPrefix: '/' }, '2026-01-01T00:00:03Z', 'tenant-a');
+  const d = desiredProxy([admin, same, twin, mine], [server('site', {}, true, 'tenant-a'), server('site', {}, true, 'tenant-b')], O);
+  t.same(d.routes.map((r) => r.id), ['route-tenant-a-blog'], 'tenant-b gets no path of the host, not even another prefix');
+  const by = (n: string) => d.verdicts.find((v) => v.route.metadata.name === n)!;
+  for (const loser of [by('hijack'), by('admin')]) {
+    t.match(loser, { applied: false, ready: false, conflicts: [OTHER_NAMESPACE] });
+    t.match(loser.conditions[1], { type: 'Conflict', status: 'True', reason: 'HostInUse', message: 'host blog.test is already in use by another namespace; this Route is not applied (choose another host)' });
+    t.match(loser.conditions[0], { type: 'Ready', status: 'False', reason: 'Conflict' });
+    t.notMatch(JSON.stringify(loser.conditions) + loser.conflicts.join(), /tenant-a|\bblog\b(?!\.test)|twin/, 'nothing of tenant-a is named');
+  }
+  // within the owner's namespace the winner is still named, and the winner names its own losers only
+  t.match(by('twin'), { applied: false, conflicts: ['tenant-a/blog'] });
+  t.match(by('twin').conditions[1], { reason: 'HostPathTaken', message: /already routed by tenant-a\/blog/ });
+  t.same(by('blog').conflicts, ['tenant-a/twin']);
+  t.notMatch(JSON.stringify(by('blog').conditions), /tenant-b|hijack|admin/, 'the winner is not told the names of the other namespace either');
+  // the owner gone, the next oldest claim takes the host
+  const after = desiredProxy([admin, same], [server('site', {}, true, 'tenant-b')], O);
+  t.same(after.routes.map((r) => r.id).sort(), ['route-tenant-b-admin', 'route-tenant-b-hijack']);
 });
 
 t.test('the Caddy config: most specific first, prefix stripped for static, a 404 fallback, TLS routes apart', async (t) => {
