@@ -26,7 +26,7 @@ t.test('a restart of deployer restarts no container', async (t) => {
   const s1 = await spawnServer(t, env);
   await s1.waitReady();
   for (const name of ['one', 'two', 'three'])
-    t.equal((await api(s1.url, token, 'PUT', `${P}/${name}`, { metadata: { name }, spec: { serviceType: 'static' } })).status, 201);
+    t.equal((await api(s1.url, token, 'PUT', `${P}/${name}`, { metadata: { name }, spec: { serviceType: 'static', healthCheck: { httpGet: { path: '/.deployer-health' }, intervalSeconds: 1 } } })).status, 201);
   const healthy = async (url: string) => {
     const res = await api(url, token, 'GET', P);
     const items = res.body.items as any[];

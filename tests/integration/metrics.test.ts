@@ -63,7 +63,7 @@ t.test('/metrics during a deployment, a container restart and a zombie', async (
   for (const c of CONTROLLERS) t.equal(leading.find('deployer_controller_queue_depth', { controller: c }).length, 1, `queue depth of ${c}`);
 
   // A's site, and a stopped server in B (health "stopped")
-  t.equal((await call('POST', `${API}/${A}/projectservers`, { metadata: { name: 'web' }, spec: { serviceType: 'static' } })).status, 201);
+  t.equal((await call('POST', `${API}/${A}/projectservers`, { metadata: { name: 'web' }, spec: { serviceType: 'static', healthCheck: { httpGet: { path: '/.deployer-health' }, intervalSeconds: 1 } } })).status, 201);
   t.equal((await call('POST', `${API}/${A}/routes`, { metadata: { name: 'web' }, spec: { host: 'web.metrics.test', projectServer: 'web' } })).status, 201);
   t.equal((await call('POST', `${API}/${B}/projectservers`, { metadata: { name: 'other' }, spec: { serviceType: 'static', stopped: true } })).status, 201);
   const running = await until(async () => {
