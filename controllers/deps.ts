@@ -9,6 +9,8 @@ export interface DockerEventSource {
   onEvent(h: (e: ContainerEvent) => void): () => void;
   /** After the stream reconnected (and caught up): consumers resync, as events may be lost. */
   onReconnect(h: () => void): () => void;
+  /** When an open stream is lost (the engine went away): consumers look at their objects, to report the outage at once. Optional for fakes. */
+  onDisconnect?(h: () => void): () => void;
 }
 
 export interface DockerDeps {

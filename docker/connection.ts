@@ -50,6 +50,20 @@ interface ModemError {
   message?: string;
 }
 
+/** Where an `unavailable` DockerError made by toDockerError tried to reach, and how it failed. */
+const unreachable = new WeakMap<DockerError, { address: string; cause: string }>();
+
+/**
+ * What a person reading a status or an Event needs about an `unavailable` DockerError: the
+ * engine's address and the socket error (`connect ENOENT`). For an `unavailable` error not made
+ * by toDockerError (an event stream's, a fake's) the address is unknown and `cause` is its
+ * message; undefined for any other error.
+ */
+export function unavailableDetail(err: unknown): { address?: string; cause: string } | undefined {
+  if (!(err instanceof DockerError) || err.kind !== 'unavailable') return undefined;
+  return unreachable.get(err) ?? { cause: err.message };
+}
+
 /** True for the error an aborted AbortSignal produces; such errors are passed through unchanged. */
 export function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || (err as ModemError).code === 'ABORT_ERR');
@@ -64,7 +78,10 @@ export function toDockerError(err: unknown, address: string, what: string): Dock
   if (err instanceof DockerError) return err;
   const e = (err ?? {}) as ModemError;
   if (e.code && UNREACHABLE.has(e.code) && e.statusCode === undefined) {
-    return new DockerError('unavailable', `Docker is not reachable at ${address}: ${e.syscall ?? 'connect'} ${e.code}`);
+    const cause = `${e.syscall ?? 'connect'} ${e.code}`;
+    const out = new DockerError('unavailable', `Docker is not reachable at ${address}: ${cause}`);
+    unreachable.set(out, { address, cause });
+    return out;
   }
   const status = e.statusCode;
   const message = `${what}: ${dockerMessage(e)}`;

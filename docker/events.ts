@@ -51,6 +51,7 @@ export class DockerEventStream {
   private readonly maxDelayMs: number;
   private readonly eventHandlers = new Set<(e: ContainerEvent) => void>();
   private readonly reconnectHandlers = new Set<() => void>();
+  private readonly disconnectHandlers = new Set<() => void>();
 
   private loop: Promise<void> | undefined;
   private stopping: AbortController | undefined;
@@ -91,6 +92,16 @@ export class DockerEventStream {
   onReconnect(h: () => void): () => void {
     this.reconnectHandlers.add(h);
     return () => this.reconnectHandlers.delete(h);
+  }
+
+  /**
+   * Calls `h` when an open live stream is lost (the engine stopped, the connection dropped):
+   * once per loss, not per failed reconnect attempt, and not on stop(). Consumers look at
+   * their objects then, so an engine that went away is reported at once, not at the next resync.
+   */
+  onDisconnect(h: () => void): () => void {
+    this.disconnectHandlers.add(h);
+    return () => this.disconnectHandlers.delete(h);
   }
 
   /** True while the live stream is open. */
@@ -142,8 +153,10 @@ export class DockerEventStream {
         this.log(`Docker event stream from ${this.address} failed; reconnecting`, err);
         failures++;
       } finally {
+        const lost = this.isConnected && !signal.aborted;
         this.isConnected = false;
         this.current = undefined;
+        if (lost) this.notify(this.disconnectHandlers, 'disconnect');
       }
       await sleep(this.delay(failures), signal);
     }
@@ -242,11 +255,15 @@ export class DockerEventStream {
   }
 
   private notifyReconnect(): void {
-    for (const h of this.reconnectHandlers) {
+    this.notify(this.reconnectHandlers, 'reconnect');
+  }
+
+  private notify(handlers: Set<() => void>, what: string): void {
+    for (const h of handlers) {
       try {
         h();
       } catch (err) {
-        this.log('Docker event stream: reconnect handler failed', err);
+        this.log(`Docker event stream: ${what} handler failed`, err);
       }
     }
   }

@@ -61,5 +61,7 @@ export function deploymentController(deps: ControllerDeps): Controller {
       },
     ],
   });
+  // back from an outage (or a dropped stream): the deployments waiting for Docker go on at once
+  docker.events.onReconnect(() => controller.resync());
   return controller;
 }

@@ -301,6 +301,8 @@ export class StaticPipeline {
     for (;;) {
       problems = (await Promise.all(targets.map((t) => probe(t, expect, run.signal)))).filter((p): p is string => p !== undefined);
       if (problems.length === 0) return { kind: 'active' };
+      // a server that stopped answering because the engine went away: no use probing on
+      await this.o.docker.ping(run.signal);
       if (Date.now() >= until) break;
       await sleep(HEALTH_RETRY_MS, run.signal);
     }

@@ -54,5 +54,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
       controller.enqueue(objectKey('ProjectServer', m.owner.namespace, m.owner.name));
   });
   docker.events.onReconnect(() => controller.resync());
+  // the engine went away: every server's status says so now, not at the next resync
+  docker.events.onDisconnect?.(() => controller.resync());
   return controller;
 }

@@ -26,7 +26,8 @@ import { desiredContainer, type ServerSettings } from './container-spec.js';
 import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
 import { Mountpoints } from '../releases/volume.js';
 import { healReleases } from './releases.js';
-import { computeStatus } from './status.js';
+import { computeStatus, outageStatus, waitsForDocker } from './status.js';
+import { DOCKER_AVAILABLE, DOCKER_UNAVAILABLE, DockerRetry, dockerBackMessage, dockerOutageMessage, isDockerUnavailable } from '../docker-outage.js';
 
 export const FINALIZER = 'deployer.dev/cleanup';
 const KIND = kindByName('ProjectServer')!;
@@ -55,6 +56,8 @@ type Action = { kind: 'created' | 'recreated' | 'started' | 'restarted' | 'stopp
 
 export class ProjectServerReconciler implements Reconciler {
   private readonly mountpoints: Mountpoints;
+  /** Retry delays of the keys whose last pass found Docker not answering. */
+  private readonly dockerRetry = new DockerRetry();
 
   constructor(private readonly o: ProjectServerReconcilerOptions) {
     this.mountpoints = new Mountpoints(o.docker);
@@ -66,17 +69,41 @@ export class ProjectServerReconciler implements Reconciler {
     try {
       ps = (await this.o.store.resources.get(KIND, namespace, name)) as unknown as ProjectServer;
     } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return; // gone: its finalizer ran; zombies are the cleanup controller's
+      if (err instanceof ApiError && err.code === 404) {
+        this.dockerRetry.forget(key);
+        return; // gone: its finalizer ran; zombies are the cleanup controller's
+      }
       throw err;
     }
     // Secrets (env values) never leave in an Event, a status message or a thrown error (which is logged).
     const secrets = secretValues(ps.spec);
+    let result: ReconcileResult | void;
     try {
-      if (ps.metadata.deletionTimestamp) return await this.finalize(ps, ctx);
-      return await this.converge(ps, key, signal, ctx, secrets);
+      result = ps.metadata.deletionTimestamp ? await this.finalize(ps, ctx) : await this.converge(ps, key, signal, ctx, secrets);
     } catch (err) {
+      if (isDockerUnavailable(err) && !signal.aborted) return this.dockerDown(ps, key, err, ctx);
       throw redactError(err, secrets);
     }
+    this.dockerRetry.forget(key);
+    // converge wrote the status from what Docker says now, which replaced the outage's conditions
+    if (waitsForDocker(ps.status))
+      void this.o.events.record(involvedObjectOf(ps as unknown as ResourceObject), 'Normal', DOCKER_AVAILABLE, dockerBackMessage('the server is looked after again'), { fence: ctx.fence });
+    return result;
+  }
+
+  /**
+   * The engine does not answer: the status says so (Ready and Healthy Unknown, reason
+   * DockerUnavailable, health unknown), one Warning Event when the outage starts for this server,
+   * and the key comes back within DOCKER_RETRY_MAX_MS (sooner when the event stream reconnects).
+   * Not a thrown error: an outage is not this server's failure, and a log line per server and
+   * retry would bury the event stream's own.
+   */
+  private async dockerDown(ps: ProjectServer, key: string, err: unknown, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const message = dockerOutageMessage(err, 'what the container does is unknown until then');
+    const was = waitsForDocker(ps.status);
+    const written = await this.writeStatus(ps, outageStatus(ps, message, this.o.clock.now()), ctx, []);
+    if (written && !was) void this.o.events.record(involvedObjectOf(ps as unknown as ResourceObject), 'Warning', DOCKER_UNAVAILABLE, message, { fence: ctx.fence });
+    return { requeueAfterMs: this.dockerRetry.next(key) };
   }
 
   private async converge(ps: ProjectServer, key: string, signal: AbortSignal, ctx: ReconcileContext, secrets: string[]): Promise<ReconcileResult | void> {

@@ -6,6 +6,7 @@ import type { Condition, ProjectServer } from '../../schemas/index.js';
 import type { ContainerState } from '../../docker/index.js';
 import type { Bookkeeping } from './restarts.js';
 import { crashLooping, recentRestarts } from './restarts.js';
+import { DOCKER_UNAVAILABLE } from '../docker-outage.js';
 
 type Status = NonNullable<ProjectServer['status']>;
 
@@ -113,4 +114,24 @@ export function computeStatus(ps: ProjectServer, o: Observation): Status {
   } else delete out.containerId;
   if (issue) out.lastHealthIssue = issue.slice(0, 4096);
   return out;
+}
+
+/**
+ * The status while the Docker engine does not answer: what the container does is unknown, so
+ * Ready and Healthy become Unknown with reason DockerUnavailable and `message`, and `health`
+ * becomes `unknown` (never `healthy` from stale data). The phase, the container id, the
+ * restart bookkeeping and the Degraded condition are kept as last seen: an outage is not a
+ * crash of the server, and the first pass that reaches Docker again recomputes them all.
+ */
+export function outageStatus(ps: ProjectServer, message: string, now: number): Status {
+  const gen = ps.metadata.generation ?? 0;
+  const at = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let conditions = ps.status?.conditions;
+  for (const type of ['Ready', 'Healthy']) conditions = setCondition(conditions, cond(type, 'Unknown', DOCKER_UNAVAILABLE, message, gen), at);
+  return { ...(ps.status ?? {}), observedGeneration: gen, phase: ps.status?.phase ?? 'Pending', health: 'unknown', conditions };
+}
+
+/** True when `status` says Docker did not answer (outageStatus wrote it). */
+export function waitsForDocker(status: ProjectServer['status']): boolean {
+  return status?.conditions?.some((c) => c.type === 'Ready' && c.reason === DOCKER_UNAVAILABLE) ?? false;
 }

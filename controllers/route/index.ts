@@ -13,6 +13,7 @@ import { systemClock } from '../runtime/clock.js';
 import { Controller, type ReconcileContext } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/event-recorder.js';
 import { desiredProxy } from './desired.js';
+import { RouteDockerOutage } from './docker-outage.js';
 import { ensureProxy, PROXY_PORTS } from './proxy-container.js';
 
 export { desiredProxy, routeId } from './desired.js';
@@ -30,6 +31,7 @@ export function routeController(deps: ControllerDeps): Controller {
   const clock = deps.clock ?? systemClock;
   const log = (m: string, e?: unknown) => deps.log(m, e, { controller: 'route' });
   const events = new EventRecorder({ resources: deps.store.resources, component: 'route-controller', instance: deps.identity, clock, log });
+  const outage = new RouteDockerOutage({ store: deps.store, events, clock, key: SYNC_KEY });
 
   const sync = async (ctx: ReconcileContext) => {
     const endpoint = await ensureProxy(docker.runtime, docker.installation, docker.proxy);
@@ -82,7 +84,11 @@ export function routeController(deps: ControllerDeps): Controller {
     store: deps.store,
     reconciler: {
       reconcile: async (key, _signal, ctx) => {
-        if (key === SYNC_KEY) return sync(ctx);
+        if (key === SYNC_KEY)
+          return sync(ctx).then(
+            (r) => (outage.recovered(), r),
+            (err: unknown) => outage.report(err, ctx),
+          );
         // Our own status writes (and label edits) leave generation == observedGeneration:
         // nothing for the proxy. Creations, spec changes and deletions need a sync.
         const cached = ctx.cached(key) as Route | undefined;
@@ -103,6 +109,7 @@ export function routeController(deps: ControllerDeps): Controller {
     if (m && m.installation === docker.installation && (m.role === 'proxy' || m.role === 'server')) controller.enqueue(SYNC_KEY);
   });
   docker.events.onReconnect(() => controller.enqueue(SYNC_KEY));
+  docker.events.onDisconnect?.(() => controller.enqueue(SYNC_KEY));
   return controller;
 }
 
