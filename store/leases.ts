@@ -35,6 +35,31 @@ ON CONFLICT (name) DO UPDATE SET
 WHERE l.holder = EXCLUDED.holder OR l.holder IS NULL OR l.expires_at <= clock_timestamp()
 RETURNING name, holder, token, acquired_at, renewed_at, expires_at, expires_at > clock_timestamp() AS valid`;
 
+// The same rule as ACQUIRE for many leases at once (one process' leases, every retry period),
+// in one statement. Names are taken in sorted order so that two processes lock the rows in the
+// same order (no deadlock). The refused names are read in the same statement: the outer SELECT
+// sees the rows as they were before the upsert, which for a refused lease is its holder now —
+// except a row another process inserted after this statement's snapshot: such a name is
+// missing from the answer, and counts as refused.
+const ACQUIRE_MANY = `
+WITH up AS (
+  INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at)
+  SELECT n, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $3 / 1000.0)
+  FROM unnest($1::text[]) AS n ORDER BY n
+  ON CONFLICT (name) DO UPDATE SET
+    holder = EXCLUDED.holder,
+    token = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp() THEN l.token ELSE l.token + 1 END,
+    acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp() THEN l.acquired_at ELSE clock_timestamp() END,
+    renewed_at = clock_timestamp(),
+    expires_at = EXCLUDED.expires_at
+  WHERE l.holder = EXCLUDED.holder OR l.holder IS NULL OR l.expires_at <= clock_timestamp()
+  RETURNING name, holder, token, acquired_at, renewed_at, expires_at, expires_at > clock_timestamp() AS valid
+)
+SELECT *, true AS acquired FROM up
+UNION ALL
+SELECT name, holder, token, acquired_at, renewed_at, expires_at, (holder IS NOT NULL AND expires_at > clock_timestamp()) AS valid, false AS acquired
+FROM leases WHERE name = ANY($1::text[]) AND name NOT IN (SELECT name FROM up)`;
+
 const READ = `SELECT name, holder, token, acquired_at, renewed_at, expires_at,
   (holder IS NOT NULL AND expires_at > clock_timestamp()) AS valid FROM leases`;
 
@@ -63,6 +88,32 @@ export class LeaseStore {
       if (res.rows[0]) return { ...toState(res.rows[0]), acquired: true };
       const cur = await this.pool.query<Row>(`${READ} WHERE name = $1`, [name]);
       return { ...toState(cur.rows[0]), acquired: false };
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+
+  /**
+   * tryAcquireOrRenew for many leases in ONE statement (a process renews all of its leases
+   * together). The answer has a row per name that exists after the call (`acquired` as
+   * above); a name without a row was refused by a holder this statement could not read —
+   * count it as refused. Duplicate names are taken once.
+   */
+  async tryAcquireOrRenewMany(names: readonly string[], identity: string, durationMs: number): Promise<AcquireResult[]> {
+    if (names.length === 0) return [];
+    try {
+      const res = await this.pool.query<Row & { acquired: boolean }>({ name: 'leaseAcquireMany', text: ACQUIRE_MANY, values: [[...new Set(names)], identity, durationMs] });
+      return res.rows.map((r) => ({ ...toState(r), acquired: r.acquired }));
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+
+  /** Gives up those of the named leases that `identity` holds, in one statement. */
+  async releaseMany(names: readonly string[], identity: string): Promise<void> {
+    if (names.length === 0) return;
+    try {
+      await this.pool.query('UPDATE leases SET holder = NULL, expires_at = clock_timestamp() WHERE name = ANY($1::text[]) AND holder = $2', [[...names], identity]);
     } catch (err) {
       throw mapPgError(err);
     }

@@ -8,14 +8,17 @@
 // `renewDeadlineMs` without a successful renew — before the lease, which the database
 // expires `leaseDurationMs` after the last renew began, can pass to anyone else; and it
 // holds the lease continuously while it can renew (never released between reconciles).
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+//
+// The elector sends no query of its own: its process' LeaseBatch acquires or renews every
+// lease of the process in one statement per round (lease-batch.ts) and hands each elector
+// its lease's outcome. The elector judges them: it counts its renew deadline from the start
+// of the last round that renewed it, so a slow round still counts, and an answer that comes
+// too late cannot extend leadership past what the database granted.
+import type { TimerHandle } from './clock.js';
+import type { LeaseBatch, LeaseOutcome, RoundParticipant } from './lease-batch.js';
 import type { LogFn } from './log.js';
 
-/** What the elector needs of the store (store/leases.ts). */
-export interface LeaseClient {
-  tryAcquireOrRenew(name: string, identity: string, durationMs: number): Promise<{ acquired: boolean; token: number; holder: string | null }>;
-  release(name: string, identity: string): Promise<void>;
-}
+export { DEFAULT_TIMINGS, JITTER_FACTOR } from './lease-batch.js';
 
 export interface Leadership {
   token: number;
@@ -26,13 +29,8 @@ export interface Leadership {
 export interface LeaderElectorOptions {
   /** The lease's name: one per controller. */
   name: string;
-  /** This process' identity (hostname + pid + random). */
-  identity: string;
-  leases: LeaseClient;
-  clock?: Clock;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
+  /** The process' lease batch: its identity, clock and timings are the elector's. */
+  batch: LeaseBatch;
   /** Called when this process becomes leader; must not block (start workers and return). */
   onStartedLeading: (lead: Leadership) => void;
   /** Called after leadership was lost or given up (the signal is already aborted). */
@@ -40,42 +38,23 @@ export interface LeaderElectorOptions {
   log?: LogFn;
 }
 
-/** Retries are spread by up to this factor, so processes do not retry in lockstep. */
-export const JITTER_FACTOR = 1.2;
-/** How often the same failed acquire is logged while it keeps failing (the database is away). */
-const ACQUIRE_LOG_EVERY_MS = 60_000;
+/** Why a renew has not succeeded, when no round has said otherwise: it never answered. */
+const NO_ANSWER = 'no answer from the database';
 
-/**
- * A killed leader releases nothing, so failover waits for its lease to expire, then for a
- * follower's next retry: about leaseDuration + retryPeriod at worst (≤ 3 s here). A leader
- * steps down after renewDeadline without a successful renew: long enough that a busy
- * database or a GC pause does not make it flap.
- */
-export const DEFAULT_TIMINGS = { leaseDurationMs: 2500, renewDeadlineMs: 1800, retryPeriodMs: 300 } as const;
-
-export class LeaderElector {
-  private readonly clock: Clock;
-  private readonly leaseDurationMs: number;
-  private readonly renewDeadlineMs: number;
-  private readonly retryPeriodMs: number;
-  /** Set while leading; its signal is the one handed to onStartedLeading. */
-  private lead: { token: number; controller: AbortController; lastRenewStart: number } | null = null;
+export class LeaderElector implements RoundParticipant {
+  /**
+   * Set while leading; its signal is the one handed to onStartedLeading. Invariant: `deadline`
+   * is a pending timer due at lastRenewStart + renewDeadlineMs.
+   */
+  private lead: { token: number; controller: AbortController; lastRenewStart: number; deadline: TimerHandle } | null = null;
+  /** The newest round judged; older answers (a slow round overtaken) are ignored. */
+  private lastSeq = 0;
+  /** The latest failure since the last successful renew, for the step-down message. */
+  private lastError = NO_ANSWER;
+  private started = false;
   private stopped = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  /** Ends a lease call in progress (stop() must not wait on a database that hangs). */
-  private cancelAttempt: ((err: Error) => void) | null = null;
 
-  constructor(private readonly opts: LeaderElectorOptions) {
-    this.clock = opts.clock ?? systemClock;
-    this.leaseDurationMs = opts.leaseDurationMs ?? DEFAULT_TIMINGS.leaseDurationMs;
-    this.renewDeadlineMs = opts.renewDeadlineMs ?? DEFAULT_TIMINGS.renewDeadlineMs;
-    this.retryPeriodMs = opts.retryPeriodMs ?? DEFAULT_TIMINGS.retryPeriodMs;
-    const { leaseDurationMs: l, renewDeadlineMs: d, retryPeriodMs: r } = this;
-    if (!(r > 0 && d > 0 && l > 0)) throw new RangeError('lease duration, renew deadline and retry period must all be > 0');
-    if (!(l > d)) throw new RangeError(`leaseDurationMs (${l}) must be greater than renewDeadlineMs (${d})`);
-    if (!(d > r * JITTER_FACTOR)) throw new RangeError(`renewDeadlineMs (${d}) must be greater than retryPeriodMs × ${JITTER_FACTOR} (${r * JITTER_FACTOR})`);
-  }
+  constructor(private readonly opts: LeaderElectorOptions) {}
 
   get isLeader(): boolean {
     return this.lead !== null;
@@ -85,82 +64,72 @@ export class LeaderElector {
     return this.lead?.token;
   }
 
+  /** Joins the batch's rounds; the first round after this may make it leader. */
   start(): void {
-    if (this.loop || this.stopped) return;
-    this.loop = this.run();
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.opts.batch.join(this.opts.name, this);
   }
 
   /** Stops competing; when leading, aborts the controller and releases the lease at once. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
-    this.wake?.();
-    this.cancelAttempt?.(new Error('stopping'));
-    await this.loop;
+    this.opts.batch.leave(this.opts.name, this);
     if (this.lead) {
       this.lose('stopping');
-      await this.opts.leases.release(this.opts.name, this.opts.identity).catch((err) => this.say(`release failed`, err));
+      await this.opts.batch.release([this.opts.name]).catch((err) => this.say('release failed', err));
     }
+  }
+
+  onBatchStopped(): void {
+    this.stopped = true;
+    this.lose('stopping');
+  }
+
+  onOutcome(o: LeaseOutcome, startedAt: number, seq: number): void {
+    if (this.stopped || seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    const lead = this.lead;
+    if (!lead) {
+      // too late to lead on: the deadline counted from this round has passed already
+      if (o.acquired && this.opts.batch.clock.now() - startedAt < this.opts.batch.timings.renewDeadlineMs) this.begin(o.token, startedAt);
+      return;
+    }
+    if (!o.acquired) this.lose(`held by ${o.holder ?? 'nobody'} now`);
+    else if (o.token !== lead.token) this.lose('the lease expired and was taken again'); // a new term: start over
+    else this.renewed(lead, startedAt);
+  }
+
+  onFailure(err: Error, _startedAt: number, seq: number): void {
+    if (this.stopped || seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.lastError = err.message;
   }
 
   private say(msg: string, err?: unknown): void {
     this.opts.log?.(`lease: ${msg}`, err, { controller: this.opts.name });
   }
 
-  /** The same failed acquire, again and again while the database is away: logged once a minute. */
-  private acquireFailures = { message: '', count: 0, loggedAt: -Infinity };
-
-  private acquireFailed(err: unknown): void {
-    const f = this.acquireFailures;
-    const message = (err as Error)?.message ?? String(err);
-    const now = this.clock.now();
-    if (message === f.message && now - f.loggedAt < ACQUIRE_LOG_EVERY_MS) {
-      f.count++;
-      return;
-    }
-    this.say(f.count > 0 && message === f.message ? `acquire failed (${f.count} more times since the last report)` : 'acquire failed', err);
-    this.acquireFailures = { message, count: 0, loggedAt: now };
+  private armDeadline(lastRenewStart: number): TimerHandle {
+    const { clock, timings } = this.opts.batch;
+    const d = timings.renewDeadlineMs;
+    return clock.setTimeout(() => this.lose(`could not renew within ${d} ms: ${this.lastError}`), lastRenewStart + d - clock.now());
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: TimerHandle | undefined = undefined;
-      const done = () => {
-        if (timer !== undefined) this.clock.clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      this.wake = done;
-      timer = this.clock.setTimeout(done, ms);
-    });
-  }
-
-  /** The lease call, bounded: a database that does not answer must not hold us past a deadline. */
-  private attempt(timeoutMs: number): Promise<{ acquired: boolean; token: number; holder: string | null }> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.clock.clearTimeout(timer);
-        this.cancelAttempt = null;
-        fn();
-      };
-      const timer = this.clock.setTimeout(
-        () => finish(() => reject(new Error(`lease call took longer than ${timeoutMs} ms`))),
-        Math.max(1, timeoutMs),
-      );
-      this.cancelAttempt = (err) => finish(() => reject(err));
-      this.opts.leases.tryAcquireOrRenew(this.opts.name, this.opts.identity, this.leaseDurationMs).then(
-        (r) => finish(() => resolve(r)),
-        (err) => finish(() => reject(err)),
-      );
-    });
+  private renewed(lead: NonNullable<LeaderElector['lead']>, startedAt: number): void {
+    this.lastError = NO_ANSWER;
+    if (startedAt <= lead.lastRenewStart) return;
+    this.opts.batch.clock.clearTimeout(lead.deadline);
+    lead.lastRenewStart = startedAt;
+    lead.deadline = this.armDeadline(startedAt);
   }
 
   private lose(reason: string): void {
     const lead = this.lead;
     if (!lead) return;
     this.lead = null;
+    this.opts.batch.clock.clearTimeout(lead.deadline);
     lead.controller.abort(new Error(`leadership of ${this.opts.name} lost: ${reason}`));
     this.say(`stopped leading (${reason})`);
     try {
@@ -172,45 +141,14 @@ export class LeaderElector {
 
   private begin(token: number, startedAt: number): void {
     const controller = new AbortController();
-    this.acquireFailures = { message: '', count: 0, loggedAt: -Infinity };
-    this.lead = { token, controller, lastRenewStart: startedAt };
+    this.lastError = NO_ANSWER;
+    this.lead = { token, controller, lastRenewStart: startedAt, deadline: this.armDeadline(startedAt) };
     this.say(`leading with token ${token}`);
     try {
       this.opts.onStartedLeading({ token, signal: controller.signal });
     } catch (err) {
       this.say(`onStartedLeading threw; giving the lease up`, err);
       this.lose('onStartedLeading failed');
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      const startedAt = this.clock.now();
-      if (!this.lead) {
-        try {
-          const r = await this.attempt(this.retryPeriodMs);
-          if (r.acquired && !this.stopped) this.begin(r.token, startedAt);
-        } catch (err) {
-          this.acquireFailed(err);
-        }
-        if (!this.lead && !this.stopped) await this.sleep(this.retryPeriodMs * (1 + Math.random() * (JITTER_FACTOR - 1)));
-        continue;
-      }
-      await this.sleep(this.retryPeriodMs);
-      const lead = this.lead;
-      if (this.stopped || !lead) continue;
-      const renewStart = this.clock.now();
-      const left = lead.lastRenewStart + this.renewDeadlineMs - renewStart;
-      try {
-        if (left <= 0) throw new Error('renew deadline passed');
-        const r = await this.attempt(left);
-        if (!r.acquired) this.lose(`held by ${r.holder ?? 'nobody'} now`);
-        else if (r.token !== lead.token) this.lose('the lease expired and was taken again'); // a new term: start over
-        else lead.lastRenewStart = renewStart;
-      } catch (err) {
-        if (this.clock.now() - lead.lastRenewStart >= this.renewDeadlineMs) this.lose(`could not renew within ${this.renewDeadlineMs} ms: ${(err as Error).message}`);
-        else this.say(`renew failed; retrying`, err);
-      }
     }
   }
 }

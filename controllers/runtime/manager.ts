@@ -1,6 +1,7 @@
 // The manager: one leader election per controller, each controller running only while its
 // process holds that controller's lease. Several processes against one Postgres spread the
-// controllers between them; a graceful stop releases every lease at once.
+// controllers between them; a graceful stop releases every lease at once. The process' leases
+// are acquired and renewed together, one statement per round (lease-batch.ts).
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { ControllerMetrics } from '../../metrics/index.js';
@@ -8,7 +9,8 @@ import type { Store } from '../../store/index.js';
 import type { Clock } from './clock.js';
 import type { Controller } from './controller.js';
 import type { LogFn } from './log.js';
-import { LeaderElector, type LeaderElectorOptions } from './leader-elector.js';
+import { LeaderElector } from './leader-elector.js';
+import { LeaseBatch, type LeaseTimings } from './lease-batch.js';
 
 /** This process' identity as a lease holder: hostname, pid and a random suffix. */
 export function processIdentity(): string {
@@ -20,7 +22,8 @@ export interface ManagerOptions {
   identity: string;
   controllers: Controller[];
   clock?: Clock;
-  timings?: Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
+  /** Lease timings (default DEFAULT_TIMINGS); inconsistent ones throw RangeError here. */
+  timings?: Partial<LeaseTimings>;
   log?: LogFn;
   /** Reconciles, retries, queue depth and leadership of each controller (optional). */
   metrics?: ControllerMetrics;
@@ -35,18 +38,18 @@ export interface ControllerLeadership {
 export class ControllerManager {
   private readonly electors = new Map<string, LeaderElector>();
   private readonly runs = new Set<Promise<void>>();
+  /** Every elector's rounds: one acquire-or-renew statement per retry period for the process. */
+  private readonly batch: LeaseBatch;
 
   constructor(private readonly opts: ManagerOptions) {
+    this.batch = new LeaseBatch({ leases: opts.store.leases, identity: opts.identity, clock: opts.clock, timings: opts.timings, log: opts.log });
     for (const c of opts.controllers) {
       if (this.electors.has(c.name)) throw new Error(`two controllers are named "${c.name}"`);
       this.electors.set(
         c.name,
         new LeaderElector({
           name: c.name,
-          identity: opts.identity,
-          leases: opts.store.leases,
-          clock: opts.clock,
-          ...opts.timings,
+          batch: this.batch,
           log: opts.log,
           onStartedLeading: (lead) => {
             const run = c
@@ -102,7 +105,8 @@ export class ControllerManager {
   /** Stops every controller (in-flight reconciles are aborted) and releases every lease. */
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    await Promise.all([...this.electors.values()].map((e) => e.stop()));
+    // every controller is aborted first, then the leases go in one statement
+    await this.batch.stop();
     await Promise.all([...this.runs]);
     this.unsubscribeMetrics?.();
     for (const c of this.opts.controllers) this.opts.metrics?.leader.set({ controller: c.name }, 0);

@@ -1,38 +1,11 @@
 // The leader elector with a fake clock and an in-memory lease table whose clock is the same
-// fake clock (standing in for Postgres' now()).
+// fake clock (standing in for Postgres' now()). Each "process" is a LeaseBatch of its own with
+// one elector in it; tests/unit/lease-batch.test.ts has several leases in one batch.
 import t from 'tap';
-import { LeaderElector, type LeaseClient } from '../../controllers/runtime/leader-elector.js';
+import { LeaderElector } from '../../controllers/runtime/leader-elector.js';
+import { LeaseBatch } from '../../controllers/runtime/lease-batch.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
-
-class FakeLeases implements LeaseClient {
-  holder: string | null = null;
-  token = 0;
-  expiresAt = 0;
-  calls = 0;
-  /** When set, calls fail (the database is down) or hang. */
-  mode: 'ok' | 'fail' | 'hang' = 'ok';
-  releases = 0;
-  constructor(private readonly clock: FakeClock) {}
-  async tryAcquireOrRenew(_name: string, identity: string, durationMs: number) {
-    this.calls++;
-    if (this.mode === 'fail') throw new Error('database unavailable');
-    if (this.mode === 'hang') return new Promise<never>(() => undefined);
-    const now = this.clock.now();
-    const valid = this.holder !== null && this.expiresAt > now;
-    if (valid && this.holder !== identity) return { acquired: false, token: this.token, holder: this.holder };
-    if (!(valid && this.holder === identity)) this.token++;
-    this.holder = identity;
-    this.expiresAt = now + durationMs;
-    return { acquired: true, token: this.token, holder: identity };
-  }
-  async release(_name: string, identity: string) {
-    if (this.holder === identity) {
-      this.holder = null;
-      this.expiresAt = this.clock.now();
-      this.releases++;
-    }
-  }
-}
+import { FakeLeases } from '../helpers/fake-leases.js';
 
 async function tick(clock: FakeClock, ms: number, step = 50) {
   for (let done = 0; done < ms; done += step) {
@@ -45,30 +18,26 @@ function setup(identity = 'p1', leases?: FakeLeases, clock = new FakeClock()) {
   const l = leases ?? new FakeLeases(clock);
   const events: string[] = [];
   let signal: AbortSignal | undefined;
+  // explicit, so these tests do not move with the defaults
+  const batch = new LeaseBatch({ leases: l, identity, clock, timings: { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 } });
   const e = new LeaderElector({
     name: 'projectserver',
-    identity,
-    leases: l,
-    clock,
-    // explicit, so these tests do not move with the defaults
-    leaseDurationMs: 4000,
-    renewDeadlineMs: 3000,
-    retryPeriodMs: 500,
+    batch,
     onStartedLeading: (lead) => {
       signal = lead.signal;
       events.push(`start ${lead.token}`);
     },
     onStoppedLeading: (why) => events.push(`stop ${why}`),
   });
-  return { e, l, clock, events, signal: () => signal };
+  return { e, l, batch, clock, events, signal: () => signal };
 }
 
-t.test('the constructor rejects inconsistent timings', async (t) => {
-  const base = { name: 'x', identity: 'p', leases: {} as LeaseClient, onStartedLeading: () => undefined };
-  t.throws(() => new LeaderElector({ ...base, leaseDurationMs: 3000, renewDeadlineMs: 3000 }), /greater than renewDeadlineMs/);
-  t.throws(() => new LeaderElector({ ...base, renewDeadlineMs: 500, retryPeriodMs: 500 }), /retryPeriodMs/);
-  t.throws(() => new LeaderElector({ ...base, retryPeriodMs: 0 }), /> 0/);
-  t.doesNotThrow(() => new LeaderElector(base), 'the defaults are consistent');
+t.test('the batch constructor rejects inconsistent timings', async (t) => {
+  const base = { identity: 'p', leases: new FakeLeases(new FakeClock()) };
+  t.throws(() => new LeaseBatch({ ...base, timings: { leaseDurationMs: 3000, renewDeadlineMs: 3000 } }), /greater than renewDeadlineMs/);
+  t.throws(() => new LeaseBatch({ ...base, timings: { renewDeadlineMs: 500, retryPeriodMs: 500 } }), /retryPeriodMs/);
+  t.throws(() => new LeaseBatch({ ...base, timings: { retryPeriodMs: 0 } }), /> 0/);
+  t.doesNotThrow(() => new LeaseBatch(base), 'the defaults are consistent');
 });
 
 t.test('acquires a free lease and holds it continuously', async (t) => {
@@ -77,12 +46,12 @@ t.test('acquires a free lease and holds it continuously', async (t) => {
   await tick(clock, 100);
   t.ok(e.isLeader);
   t.same(events, ['start 1']);
-  const before = l.calls;
+  const before = l.statements;
   await tick(clock, 10_000);
   t.ok(e.isLeader, 'still leading after 10 s');
   t.same(events, ['start 1'], 'never released or re-elected in between');
-  t.ok(l.calls - before >= 18, `renewed every retry period (${l.calls - before} renews)`);
-  t.equal(l.token, 1);
+  t.ok(l.statements - before >= 18, `renewed every retry period (${l.statements - before} renews)`);
+  t.equal(l.row('projectserver').token, 1);
   await e.stop();
 });
 
@@ -103,13 +72,13 @@ t.test('a second process waits, and takes over after the first stops (release) o
   await tick(clock, 700);
   t.ok(b.e.isLeader, 'handover within one retry period');
   t.same(b.events, ['start 2']);
-  // b "dies": it stops renewing without releasing (a SIGKILL)
+  // b "dies": its statements never answer and it releases nothing (a SIGKILL, a frozen VM)
   const c = setup('c', leases, clock);
   c.e.start();
-  (b.e as unknown as { stopped: boolean }).stopped = true; // silence b without release
+  leases.frozen.add('b');
   await tick(clock, 5000);
   t.ok(c.e.isLeader, 'another process takes over once the lease expired');
-  t.equal(leases.token, 3);
+  t.equal(leases.row('projectserver').token, 3);
   await c.e.stop();
 });
 
@@ -118,7 +87,7 @@ t.test('a leader that cannot renew stops before its lease can expire', async (t)
   e.start();
   await tick(clock, 100);
   const lastRenew = clock.now();
-  const leaseEnd = l.expiresAt;
+  const leaseEnd = l.row('projectserver').expiresAt;
   l.mode = 'fail';
   await tick(clock, 3500, 10);
   t.notOk(e.isLeader);
@@ -129,7 +98,7 @@ t.test('a leader that cannot renew stops before its lease can expire', async (t)
   l.mode = 'ok';
   await tick(clock, 5000);
   t.ok(e.isLeader, 'leads again once the database answers');
-  t.same(events.slice(2), [`start ${l.token}`], 'as a new term of its own');
+  t.same(events.slice(2), [`start ${l.row('projectserver').token}`], 'as a new term of its own');
   await e.stop();
 });
 
@@ -137,7 +106,7 @@ t.test('a renew that hangs counts as failed at the deadline', async (t) => {
   const { e, l, clock, signal } = setup();
   e.start();
   await tick(clock, 100);
-  const leaseEnd = l.expiresAt;
+  const leaseEnd = l.row('projectserver').expiresAt;
   l.mode = 'hang';
   let abortedAt = 0;
   signal()!.addEventListener('abort', () => (abortedAt = clock.now()));
@@ -152,9 +121,7 @@ t.test('losing the lease to another holder stops at the next renew', async (t) =
   const { e, l, clock, events } = setup();
   e.start();
   await tick(clock, 100);
-  l.holder = 'thief';
-  l.token = 7;
-  l.expiresAt = clock.now() + 10_000;
+  l.rows.set('projectserver', { holder: 'thief', token: 7, expiresAt: clock.now() + 10_000 });
   await tick(clock, 600);
   t.notOk(e.isLeader);
   t.match(events[1], /held by thief/);
