@@ -26,6 +26,11 @@ const Health = Type.Object({
   zombies: Type.Object({ found: Type.Integer(), removed: Type.Integer(), lastSweepAt: Type.Union([Type.String(), Type.Null()]) }),
   helpersRemoved: Type.Integer(),
   volumesRemoved: Type.Integer(),
+  /**
+   * The Docker engine as the projectserver controller last found it, for the token's servers:
+   * `unavailable` while any of them says DockerUnavailable, `unknown` without servers.
+   */
+  docker: Type.Union([Type.Literal('available'), Type.Literal('unavailable'), Type.Literal('unknown')]),
   leaders: Type.Array(Type.Object({ name: Type.String(), holder: Type.Union([Type.String(), Type.Null()]), valid: Type.Boolean() })),
   timestamp: Type.String(),
 });
@@ -86,8 +91,12 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
         store.leases.list(),
       ]);
       const containers = { total: 0, healthy: 0, unhealthy: 0, degraded: 0, pending: 0, stopped: 0, restarts: 0 };
+      let docker: 'available' | 'unavailable' | 'unknown' = 'unknown';
       for (const ps of servers.items) {
-        const st = (ps.status ?? {}) as { phase?: string; health?: string; restartCount?: number };
+        const st = (ps.status ?? {}) as { phase?: string; health?: string; restartCount?: number; conditions?: { type: string; reason?: string }[] };
+        const ready = st.conditions?.find((c) => c.type === 'Ready');
+        if (ready?.reason === 'DockerUnavailable') docker = 'unavailable';
+        else if (ready && docker === 'unknown') docker = 'available';
         containers.total++;
         containers.restarts += st.restartCount ?? 0;
         if (st.phase === 'Stopped') containers.stopped++;
@@ -102,6 +111,7 @@ export function monitoringRoutes(app: FastifyInstance, store: Store, processIden
         zombies: { found: c.zombiesFound ?? 0, removed: c.zombiesRemoved ?? 0, lastSweepAt: c.lastSweepAt ?? null },
         helpersRemoved: c.helpersRemoved ?? 0,
         volumesRemoved: c.volumesRemoved ?? 0,
+        docker,
         leaders: leases.map((l) => ({ name: l.name, holder: l.valid ? l.holder : null, valid: l.valid })),
         timestamp: new Date().toISOString(),
       };
