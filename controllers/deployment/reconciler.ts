@@ -12,11 +12,8 @@
 //   helpers go; if it had switched `current`, the previous release is put back (a Warning
 //   Event says so) — a failed deployment never leaves the site worse.
 // - superseded before its switch: its temporaries and dir go.
-// Docker not answering is none of these: the deployment keeps its phase, its message and the
-// Progressing condition (reason DockerUnavailable) say it waits for Docker, no attempt is
-// counted, and it resumes where it was once the engine answers. A failure is only recorded
-// while the engine answers (fail() asks it first), so an outage in the middle of a build or a
-// health check cannot fail a deployment — nor can its deadline, until Docker is back to clean up.
+// Docker not answering is none of these: the deployment waits in its phase (docker-wait.ts), and
+// fail() asks the engine first, so what an outage breaks is judged once Docker is back.
 import { containerName, proxyContainerName, volumeName, type ContainerRuntime, type ContainerState } from '../../docker/index.js';
 import { ApiError, kindByName, setCondition, type ResourceObject } from '../../resources/index.js';
 import type { Condition, Deployment, ProjectServer } from '../../schemas/index.js';
@@ -33,7 +30,8 @@ import { deadlineOf, dirOf, inSwitchZone, isTerminal, mustWaitFor, PROGRESS, pru
 import { DockerPipeline } from './docker-pipeline.js';
 import { StaticPipeline, type LiveEntry, type Run, type Step } from './pipeline.js';
 import { PROXY_PORTS } from '../route/proxy-container.js';
-import { DOCKER_AVAILABLE, DOCKER_UNAVAILABLE, DockerRetry, dockerBackMessage, dockerOutageMessage, isDockerUnavailable } from '../docker-outage.js';
+import { isDockerUnavailable } from '../docker-outage.js';
+import { DeploymentDockerWait } from './docker-wait.js';
 
 const DEPLOYMENT = kindByName('Deployment')!;
 const SERVER = kindByName('ProjectServer')!;
@@ -64,47 +62,24 @@ export class DeploymentReconciler implements Reconciler {
   private readonly mountpoints: Mountpoints;
   /** `uid@leaseToken` of the deployments whose attempt this leadership term has counted. */
   private readonly counted = new Set<string>();
-  /** Retry delays of the keys whose last pass found Docker not answering. */
-  private readonly dockerRetry = new DockerRetry();
+  private readonly dockerWait: DeploymentDockerWait;
 
   constructor(private readonly o: DeploymentReconcilerOptions) {
     const common = { store: o.store, docker: o.docker, installation: o.installation, staticImage: o.staticImage, network: o.network, proxyPort: () => this.proxyPort() };
     this.pipeline = new StaticPipeline(common);
     this.docker = new DockerPipeline(common);
     this.mountpoints = new Mountpoints(o.docker);
+    this.dockerWait = new DeploymentDockerWait({
+      docker: o.docker,
+      events: o.events,
+      get: (namespace, name) => this.get(namespace, name),
+      write: (d, ctx, status) => this.write(d, ctx, status),
+      progressing: (d, reason, message) => this.conditions(d, 'Progressing', 'True', reason, message),
+    });
   }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    let result: ReconcileResult | void;
-    try {
-      result = await this.pass(key, signal, ctx);
-    } catch (err) {
-      if (signal.aborted || !isDockerUnavailable(err)) throw err;
-      return this.dockerDown(key, err, ctx);
-    }
-    this.dockerRetry.forget(key);
-    return result;
-  }
-
-  /**
-   * The engine does not answer: the deployment stays in its phase, says it waits for Docker
-   * (message and Progressing, reason DockerUnavailable; a Warning Event when that starts), and
-   * comes back within DOCKER_RETRY_MAX_MS (at once when the event stream reconnects).
-   */
-  private async dockerDown(key: string, err: unknown, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const { namespace, name } = parseKey(key);
-    const d = await this.get(namespace, name);
-    if (!d || isTerminal(d.status?.phase)) {
-      this.dockerRetry.forget(key);
-      return;
-    }
-    const phase = d.status?.phase ?? 'queued';
-    const message = `waiting for Docker in ${phase}: ${dockerOutageMessage(err, `the deployment resumes in ${phase}`)}`;
-    if (!waitsForDocker(d)) {
-      await this.write(d, ctx, { message, conditions: this.conditions(d, 'Progressing', 'True', DOCKER_UNAVAILABLE, message) });
-      void this.o.events.record(involvedObjectOf(d as unknown as ResourceObject), 'Warning', DOCKER_UNAVAILABLE, message, { fence: ctx.fence });
-    }
-    return { requeueAfterMs: this.dockerRetry.next(key) };
+    return this.dockerWait.guard(key, signal, ctx, () => this.pass(key, signal, ctx));
   }
 
   private async pass(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -135,12 +110,7 @@ export class DeploymentReconciler implements Reconciler {
     }
     const fault: FaultHook = d.status?.attempts === 1 ? this.o.fault : async () => undefined;
 
-    if (waitsForDocker(d)) {
-      await this.o.docker.ping(signal); // still down: dockerDown again, nothing written
-      const message = dockerBackMessage(`resuming ${d.status!.phase}`);
-      d = await this.write(d, ctx, { message, conditions: this.conditions(d, 'Progressing', 'True', DOCKER_AVAILABLE, message) });
-      void this.o.events.record(involvedObjectOf(d as unknown as ResourceObject), 'Normal', DOCKER_AVAILABLE, message, { fence: ctx.fence });
-    }
+    d = await this.dockerWait.resume(d, ctx, signal);
 
     let container: ContainerState | null = null;
     while (!signal.aborted) {
@@ -446,8 +416,3 @@ function camel(reason: string): string {
   return reason.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }
 
-
-/** True when the deployment's last pass found Docker not answering (dockerDown wrote it). */
-function waitsForDocker(d: Deployment): boolean {
-  return d.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === DOCKER_UNAVAILABLE) ?? false;
-}
