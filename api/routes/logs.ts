@@ -10,16 +10,27 @@ import { ApiError, kindByName } from '../../resources/index.js';
 import type { Store } from '../../store/index.js';
 import { authorize, identity } from '../auth.js';
 
-/** Where logs come from (a server's container, by its ProjectServer's namespace and name). */
+/**
+ * The ProjectServer whose log is asked for. `uid` is the stored object's: only a container
+ * labelled with it is that server's (not one of a deleted server of the same name, nor one of
+ * another installation that happens to have the name).
+ */
+export interface LogServer {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** Where logs come from (a server's container, found by its ProjectServer). */
 export interface LogSource {
   /** The last `tail` lines; null when the server has no container. */
-  tail(namespace: string, name: string, tail: number): Promise<string | null>;
+  tail(server: LogServer, tail: number): Promise<string | null>;
   /**
    * Calls `opened` once the container's log is open, then onLine per line from the last `tail`
    * on, until `signal` aborts or the container stops. Resolves false (without `opened`) when
    * the server has no container.
    */
-  follow(namespace: string, name: string, opts: { tail: number; signal: AbortSignal; opened: () => void }, onLine: (line: string) => void): Promise<boolean>;
+  follow(server: LogServer, opts: { tail: number; signal: AbortSignal; opened: () => void }, onLine: (line: string) => void): Promise<boolean>;
 }
 
 const PS = kindByName('ProjectServer')!;
@@ -48,7 +59,8 @@ export function logRoutes(app: FastifyInstance, store: Store, logs: LogSource | 
       const { namespace, name } = req.params as { namespace: string; name: string };
       const q = req.query as { follow?: string; tailLines?: string };
       authorize(identity(req), 'read', PS.plural, namespace);
-      await store.resources.get(PS, namespace, name); // 404 Status when there is no such server
+      const ps = await store.resources.get(PS, namespace, name); // 404 Status when there is no such server
+      const server: LogServer = { namespace, name, uid: ps.metadata.uid ?? '' };
       if (!logs) throw new ApiError(503, 'ServiceUnavailable', 'this deployer process has no Docker engine connected, so it cannot read container logs');
       const tail = Math.min(Number(q.tailLines ?? 100), MAX_TAIL);
       const dockerDown = (err: unknown) => {
@@ -57,7 +69,7 @@ export function logRoutes(app: FastifyInstance, store: Store, logs: LogSource | 
       };
       const noContainer = () => new ApiError(404, 'NotFound', `ProjectServer "${name}" has no container yet (see its status)`);
       if (q.follow !== 'true' && q.follow !== '1') {
-        const text = await logs.tail(namespace, name, tail).catch(dockerDown);
+        const text = await logs.tail(server, tail).catch(dockerDown);
         if (text === null) throw noContainer();
         return reply.type('text/plain; charset=utf-8').send(text);
       }
@@ -73,7 +85,7 @@ export function logRoutes(app: FastifyInstance, store: Store, logs: LogSource | 
       };
       // the headers go out as soon as the log is open: a client sees the stream before the first line
       const found = await logs
-        .follow(namespace, name, { tail, signal: abort.signal, opened: start }, (line) => reply.raw.write(`${line}\n`))
+        .follow(server, { tail, signal: abort.signal, opened: start }, (line) => reply.raw.write(`${line}\n`))
         .catch((err: unknown) => {
           if (!started) return dockerDown(err);
           return true; // the stream broke after it began: end it

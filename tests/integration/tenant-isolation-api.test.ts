@@ -281,11 +281,11 @@ t.test('all-namespaces lists are cut to the token’s namespaces (JSON, Table, p
 t.test('logs: only of servers in the token’s namespaces; the log source is not even asked', async (t) => {
   const asked: string[] = [];
   const logs: LogSource = {
-    tail: async (ns, name) => {
+    tail: async ({ namespace: ns, name }) => {
       asked.push(`${ns}/${name}`);
       return `a line of ${ns}/${name}\n`;
     },
-    follow: async (ns, name, o, onLine) => {
+    follow: async ({ namespace: ns, name }, o, onLine) => {
       asked.push(`${ns}/${name}`);
       o.opened();
       onLine(`a line of ${ns}/${name}`);
