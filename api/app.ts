@@ -30,6 +30,8 @@ export interface ApiOptions {
   version?: string;
   /** How often idle watches get a BOOKMARK (ms). */
   bookmarkMs?: number;
+  /** How often the tokens of open watches are re-checked, so a revoked token's watches end (ms; default 2000). */
+  tokenRecheckMs?: number;
   logger?: FastifyServerOptions['logger'];
   /** A pino logger to log through (instead of `logger`'s options). */
   loggerInstance?: FastifyServerOptions['loggerInstance'];
@@ -142,7 +144,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   });
 
   let closing = false;
-  const registry = createWatchRegistry();
+  // Open watches re-check their tokens: a revoked token's streams end (routes/watch.ts).
+  const registry = createWatchRegistry({ tokens: opts.store.tokens, recheckMs: opts.tokenRecheckMs, log: (msg, err) => app.log.warn({ err }, msg) });
   app.addHook('preClose', async () => {
     closing = true;
     registry.closeAll();

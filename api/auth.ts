@@ -23,13 +23,19 @@ export function registerAuth(app: FastifyInstance, tokens: TokenStore): void {
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0];
     if (PUBLIC.has(path) || path === '/version/' || isDashboardPath(path)) return;
-    const header = req.headers.authorization;
-    const m = typeof header === 'string' ? header.match(/^Bearer\s+(\S+)\s*$/i) : null;
-    if (!m) throw unauthorized('this endpoint needs "Authorization: Bearer <token>"');
-    const who = await tokens.authenticate(m[1]);
+    const secret = bearerSecret(req);
+    if (!secret) throw unauthorized('this endpoint needs "Authorization: Bearer <token>"');
+    const who = await tokens.authenticate(secret);
     if (!who) throw unauthorized('the token is not valid (unknown or revoked)');
     req.identity = who;
   });
+}
+
+/** The secret of the request's "Authorization: Bearer <token>" header, if it has one. */
+export function bearerSecret(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  const m = typeof header === 'string' ? header.match(/^Bearer\s+(\S+)\s*$/i) : null;
+  return m?.[1];
 }
 
 export function identity(req: FastifyRequest): TokenInfo {

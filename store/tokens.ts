@@ -20,19 +20,44 @@ const toInfo = (r: Row): TokenInfo => ({ name: r.name, role: r.role, namespaces:
 
 export class TokenStore {
   private cache = new Map<string, TokenInfo | null>();
+  /** Lookups under way, by hash: many requests (or open watches re-checking) share one query. */
+  private inflight = new Map<string, Promise<TokenInfo | null>>();
+  /**
+   * Bumped by every invalidate(). A lookup caches its answer only when no invalidate came
+   * while it ran: a query that started before a revoke committed may still see the token, and
+   * caching that would keep the revoked token valid here until the next token change.
+   */
+  private generation = 0;
 
   constructor(private readonly pool: pg.Pool) {}
 
   /** Forget every cached lookup (called on every token change, here or in another process). */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
+    this.inflight.clear();
   }
 
-  /** Returns the token's identity, or null for an unknown or revoked secret. */
+  /**
+   * Returns the token's identity, or null for an unknown or revoked secret. Answered from the
+   * cache when it can (no query): cheap enough to call every few seconds for each open watch.
+   * Throws (a 503 ApiError) when the database cannot answer.
+   */
   async authenticate(secret: string): Promise<TokenInfo | null> {
     const hash = hashToken(secret);
     const hit = this.cache.get(hash);
     if (hit !== undefined) return hit;
+    const running = this.inflight.get(hash);
+    if (running) return running;
+    const lookup: Promise<TokenInfo | null> = this.lookup(hash).finally(() => {
+      if (this.inflight.get(hash) === lookup) this.inflight.delete(hash);
+    });
+    this.inflight.set(hash, lookup);
+    return lookup;
+  }
+
+  private async lookup(hash: string): Promise<TokenInfo | null> {
+    const generation = this.generation;
     try {
       const res = await this.pool.query<Row>({
         name: 'tokenByHash',
@@ -40,8 +65,10 @@ export class TokenStore {
         values: [hash],
       });
       const info = res.rows[0] ? toInfo(res.rows[0]) : null;
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(hash, info);
+      if (generation === this.generation) {
+        if (this.cache.size > 10_000) this.cache.clear();
+        this.cache.set(hash, info);
+      }
       return info;
     } catch (err) {
       throw mapPgError(err);

@@ -6,7 +6,10 @@
 // stream needs them to keep that id fresh).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindInfo, ResourceObject } from '../../resources/index.js';
-import { startWatch, type Store, type Watch } from '../../store/index.js';
+import type { TokenInfo } from '../../schemas/index.js';
+import { startWatch, type Store, type TokenStore, type Watch } from '../../store/index.js';
+import { unauthorized } from '../../resources/index.js';
+import { bearerSecret, identity } from '../auth.js';
 import { toApiError } from '../errors.js';
 import { boolParam, intParam, type Query } from '../query.js';
 import { bookmarkTable, objectTable, type TableOptions } from '../table.js';
@@ -17,15 +20,100 @@ export interface WatchRegistry {
   readonly size: number;
 }
 
-export function createWatchRegistry(): WatchRegistry & { add(end: () => void): () => void } {
-  const open = new Set<() => void>();
+/** The token an open watch was authenticated with, so the registry can re-check it. */
+export interface WatchToken {
+  /** The bearer secret of the request. */
+  secret: string;
+  /** Who it was when the watch opened. */
+  who: TokenInfo;
+  /** The token is gone (revoked, or expired): tell the client (a 401 ERROR event), then end. */
+  revoked(): void;
+}
+
+export interface WatchRegistryOptions {
+  /** Where tokens are re-checked (absent: never; a watch then lives until it ends by itself). */
+  tokens?: Pick<TokenStore, 'authenticate'>;
+  /** How often every open watch's token is re-checked (ms); default 2000. */
+  recheckMs?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+const sameIdentity = (a: TokenInfo, b: TokenInfo) =>
+  a.name === b.name && a.role === b.role && a.namespaces.length === b.namespaces.length && a.namespaces.every((n, i) => n === b.namespaces[i]);
+
+/**
+ * The open watches of this process. A token revoked (or expired) after its watch opened must
+ * not keep streaming: every `recheckMs` one timer re-checks each distinct token of the open
+ * watches through the token store — answered from its cache, which every token change
+ * anywhere clears, so there is no query per event or per tick, only one per token after a
+ * change. A revoked token's watches get revoked() (within about recheckMs of the revoke
+ * reaching this process); a token whose role or namespaces changed has its watches ended
+ * cleanly, so their clients reconnect under the new authorisation. When the database does
+ * not answer, watches go on (an outage must not cut every stream); the next tick asks again.
+ */
+export function createWatchRegistry(o: WatchRegistryOptions = {}): WatchRegistry & { add(end: () => void, token?: WatchToken): () => void } {
+  const open = new Map<() => void, WatchToken | undefined>();
+  const recheckMs = o.recheckMs ?? 2000;
+  let timer: NodeJS.Timeout | undefined;
+  let checking = false;
+  let failing = false; // logged once per outage, not every tick
+  const recheck = async () => {
+    if (checking || !o.tokens) return; // a slow database: one round at a time
+    checking = true;
+    try {
+      const bySecret = new Map<string, [() => void, WatchToken][]>();
+      for (const [end, token] of open) {
+        if (!token) continue;
+        const list = bySecret.get(token.secret);
+        if (list) list.push([end, token]);
+        else bySecret.set(token.secret, [[end, token]]);
+      }
+      for (const [secret, watches] of bySecret) {
+        let now: TokenInfo | null;
+        try {
+          now = await o.tokens.authenticate(secret);
+        } catch (err) {
+          if (!failing) o.log?.('could not re-check the tokens of open watches (they go on; asking again every tick)', err);
+          failing = true;
+          return;
+        }
+        for (const [end, token] of watches) {
+          if (!open.has(end)) continue;
+          if (now === null) token.revoked();
+          else if (!sameIdentity(now, token.who)) end();
+        }
+      }
+      if (failing) o.log?.('the tokens of open watches are re-checked again');
+      failing = false;
+    } finally {
+      checking = false;
+    }
+  };
+  let withToken = 0; // open watches with a token to re-check: the timer runs only while there are any
+  const sync = () => {
+    const any = o.tokens !== undefined && withToken > 0;
+    if (any && !timer) {
+      timer = setInterval(() => void recheck(), recheckMs);
+      timer.unref();
+    } else if (!any && timer) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
   return {
-    add(end: () => void): () => unknown {
-      open.add(end);
-      return () => open.delete(end);
+    add(end: () => void, token?: WatchToken): () => unknown {
+      if (open.has(end)) throw new Error('a watch is registered once');
+      open.set(end, token);
+      if (token) withToken++;
+      sync();
+      return () => {
+        if (!open.delete(end)) return;
+        if (token) withToken--;
+        sync();
+      };
     },
     closeAll() {
-      for (const end of [...open]) end();
+      for (const end of [...open.keys()]) end();
     },
     get size() {
       return open.size;
@@ -119,7 +207,15 @@ export async function serveWatch(
   headersSent = true;
   raw.write(pending.join(''));
   pending.length = 0;
-  unregister = deps.registry.add(end);
+  const secret = bearerSecret(req);
+  const revoked = () => {
+    if (ended) return;
+    // As Kubernetes would on re-authentication: one ERROR event with the Status, then the end.
+    const status = unauthorized('the token of this watch was revoked (or expired); the watch is closed').toStatus();
+    writeFrame('ERROR', JSON.stringify({ type: 'ERROR', object: status }));
+    end();
+  };
+  unregister = deps.registry.add(end, secret ? { secret, who: identity(req), revoked } : undefined);
   raw.on('close', end);
   raw.on('error', end);
   if (bookmarks) {
