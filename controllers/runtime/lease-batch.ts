@@ -107,6 +107,8 @@ export class LeaseBatch {
   private inFlight = 0;
   /** Every round not yet answered (also the abandoned ones): stop() gives them a moment. */
   private readonly unanswered = new Set<Promise<void>>();
+  /** The timers that give up on the rounds in flight (cleared by stop(): no timer outlives the batch). */
+  private readonly abandonTimers = new Set<TimerHandle>();
   /** The next round's timer; null while idle (no participant) or while a round waits for room. */
   private timer: TimerHandle | null = null;
   /** A round came due while MAX_IN_FLIGHT were outstanding: start it when one settles. */
@@ -151,6 +153,8 @@ export class LeaseBatch {
     this.stopped = true;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
+    for (const timer of this.abandonTimers) this.clock.clearTimeout(timer);
+    this.abandonTimers.clear();
     const held = [...this.participants].filter(([, p]) => p.isLeader).map(([name]) => name);
     for (const p of this.participants.values()) p.onBatchStopped();
     this.participants.clear();
@@ -194,6 +198,7 @@ export class LeaseBatch {
       if (!counted) return;
       counted = false;
       this.clock.clearTimeout(abandon);
+      this.abandonTimers.delete(abandon);
       this.inFlight--;
       if (this.due && !this.stopped) {
         this.due = false;
@@ -201,6 +206,7 @@ export class LeaseBatch {
       }
     };
     const abandon = this.clock.setTimeout(settleCount, this.timings.renewDeadlineMs);
+    this.abandonTimers.add(abandon);
     const answered: Promise<void> = this.opts.leases.tryAcquireOrRenewMany(names, this.identity, this.timings.leaseDurationMs).then(
       (rows) => this.deliver(names, rows, startedAt, seq),
       (err: unknown) => this.failed(names, err instanceof Error ? err : new Error(String(err)), startedAt, seq),

@@ -119,6 +119,7 @@ t.test('a hung round does not stall the rounds for ever', async (t) => {
   await tick(clock, 600); // stop() waits one retry period at most for the hung rounds
   await stopping;
   t.equal(leases.row('a').holder, null, 'and then releases');
+  t.equal(clock.pending().length, 0, 'no timer outlives the batch, not even for a round still hanging');
 });
 
 t.test('stop: every controller aborted first, then every lease released in one statement', async (t) => {
