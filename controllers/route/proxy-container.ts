@@ -2,7 +2,9 @@
 // (so it outlives deployer), on the network the servers share, its HTTP port published on the
 // host and its admin API only on the host's loopback. Recreated when its spec hash changes,
 // started when it is not running; adopted as it is otherwise (a restart of deployer never
-// touches it).
+// touches it). It carries every tenant's traffic, so it is bounded like a server container
+// (DEFAULT_LIMITS: memory, CPU, processes) — one tenant's flood cannot take the host's memory —
+// and, like every container deployer makes, runs with no-new-privileges (docker/mapping.ts).
 import {
   installationOwner,
   managedLabels,
@@ -14,6 +16,7 @@ import {
   type ContainerSpec,
 } from '../../docker/index.js';
 import type { ProxySettings } from '../deps.js';
+import { DEFAULT_LIMITS, parseMemory } from '../projectserver/container-spec.js';
 
 /** Inside the container (images/caddy.ts uses the same). */
 export const PROXY_PORTS = { http: 80, https: 443, admin: 2019 };
@@ -44,6 +47,10 @@ export async function ensureProxy(docker: ContainerRuntime, installation: string
       { container: PROXY_PORTS.admin, host: settings.adminPort, hostIp: '127.0.0.1' },
     ],
     init: true,
+    memoryBytes: parseMemory(DEFAULT_LIMITS.memory),
+    nanoCpus: Math.round(DEFAULT_LIMITS.cpus * 1e9),
+    pidsLimit: DEFAULT_LIMITS.pids,
+    // no `host`: no host access, so no-new-privileges is set
   };
   const hash = specHash(body);
   const name = proxyContainerName(installation);
