@@ -278,6 +278,27 @@ t.test('all-namespaces lists are cut to the token’s namespaces (JSON, Table, p
   }
 });
 
+t.test('an Event of one namespace cannot claim to be about another namespace’s object', async (t) => {
+  const a = await startApi(t);
+  await seed(a);
+  const tk = await tokens(a);
+  const claim = (name: string) => ({ ...full('events', name, A), involvedObject: { kind: 'ProjectServer', namespace: B, name: 'seed' } });
+  const refused = (res: Res, what: string) =>
+    t.match(res, { status: 422, body: { kind: 'Status', reason: 'Invalid', message: /involvedObject\.namespace/, details: { causes: [{ field: 'involvedObject.namespace' }] } } }, what);
+  for (const who of ['editor-a', 'star', 'root']) {
+    refused(await call(a, 'POST', coll(A, 'events'), tk[who], { body: claim(`claim-${who}`) }), `${who}: create`);
+    refused(await call(a, 'PUT', item(A, 'events', `claim-${who}`), tk[who], { body: claim(`claim-${who}`) }), `${who}: create by PUT`);
+    refused(await call(a, 'PATCH', item(A, 'events', `claim-${who}`), tk[who], { raw: JSON.stringify(claim(`claim-${who}`)), contentType: 'application/apply-patch+yaml' }), `${who}: apply`);
+    refused(await call(a, 'PATCH', item(A, 'events', 'seed'), tk[who], { body: { involvedObject: { namespace: B } }, contentType: 'application/merge-patch+json' }), `${who}: merge patch of a's Event`);
+    refused(await call(a, 'PATCH', item(A, 'events', 'seed'), tk[who], { body: [{ op: 'replace', path: '/involvedObject/namespace', value: B }], contentType: 'application/json-patch+json' }), `${who}: json patch`);
+  }
+  const core = await call(a, 'GET', `/api/v1/events?fieldSelector=involvedObject.namespace%3D${B}`, a.adminToken);
+  t.same([...new Set(core.body.items.map((e: any) => e.metadata.namespace))], [B], `every Event about ${B}'s objects is in ${B}`);
+  // a cluster-scoped object has no namespace: an Event about one may be written anywhere
+  const node = await call(a, 'POST', coll(A, 'events'), tk['editor-a'], { body: { ...full('events', 'node', A), involvedObject: { apiVersion: 'v1', kind: 'Node', name: 'host-1' } } });
+  t.equal(node.status, 201);
+});
+
 t.test('logs: only of servers in the token’s namespaces; the log source is not even asked', async (t) => {
   const asked: string[] = [];
   const logs: LogSource = {

@@ -5,7 +5,8 @@
 // both namespaces; then a sentinel per kind and namespace. Every stream gets the sentinels of
 // its namespaces (so it was live) and never an event of a namespace its token does not hold;
 // watches resumed from before the changes (resourceVersion, Last-Event-ID) replay only theirs.
-// The dashboard's page and assets carry no data.
+// The dashboard's page and assets carry no data. A token revoked while its watches are open
+// (here or in another process) ends them within seconds, with a 401 ERROR event.
 import t from 'tap';
 import { startApi, type TestApi } from '../helpers/api.js';
 
@@ -48,6 +49,8 @@ interface Stream {
   expect: string[];
   status: number;
   events: any[];
+  /** True once the server ended the stream. */
+  readonly ended: boolean;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ async function open(api: TestApi, o: { label: string; principal: Principal; plur
   const accept = o.headers?.accept ?? 'application/json';
   const res = await fetch(api.url + o.path, { headers: { authorization: `Bearer ${o.token}`, accept, ...o.headers }, signal: ac.signal });
   const events: any[] = [];
+  let ended = false;
   const sse = accept === 'text/event-stream';
   const done = (async () => {
     if (res.status !== 200) return;
@@ -65,7 +69,10 @@ async function open(api: TestApi, o: { label: string; principal: Principal; plur
     try {
       for (;;) {
         const { value, done: end } = await reader.read();
-        if (end) return;
+        if (end) {
+          ended = true;
+          return;
+        }
         buf += dec.decode(value, { stream: true });
         const sep = sse ? '\n\n' : '\n';
         let i: number;
@@ -85,6 +92,9 @@ async function open(api: TestApi, o: { label: string; principal: Principal; plur
     ...o,
     status: res.status,
     events,
+    get ended() {
+      return ended;
+    },
     close: async () => {
       ac.abort();
       await done;
@@ -178,6 +188,41 @@ t.test('watches of one namespace never carry the other’s events', async (t) =>
     await s.close();
   }
   t.ok(events > 0, `${events} events over ${streams.length} streams`);
+});
+
+t.test('a revoked token’s watches end within seconds (a 401 ERROR event), in this process and in another', async (t) => {
+  const a = await startApi(t);
+  const other = await startApi(t, { connectionString: a.connectionString }); // a second deployer process on the database
+  const viewer: Principal = { name: 'gone', role: 'viewer', namespaces: [A] };
+  const tokens = { gone: await a.token('gone', 'viewer', [A]), goneElsewhere: await a.token('gone-elsewhere', 'viewer', [A]), kept: await a.token('kept', 'viewer', [A]) };
+  await a.request('POST', `${G}/namespaces/${A}/projectservers`, { body: body('projectservers', 'seed', A) });
+  const watch = (api: TestApi, token: string, label: string, headers?: Record<string, string>) =>
+    open(api, { label, principal: viewer, plural: 'projectservers', path: `${G}/namespaces/${A}/projectservers?watch=true`, token, headers, expect: [A] });
+  const kinds = [undefined, { accept: 'text/event-stream' }, { accept: TABLE }];
+  const gone = [...(await Promise.all(kinds.map((h) => watch(a, tokens.gone, `revoked here, ${h?.accept ?? 'JSON'}`, h)))), await watch(other, tokens.gone, 'revoked in the other process')];
+  const goneElsewhere = await Promise.all(kinds.map((h) => watch(a, tokens.goneElsewhere, `revoked by the other process, ${h?.accept ?? 'JSON'}`, h)));
+  const kept = await watch(a, tokens.kept, 'a token not revoked');
+  const all = [...gone, ...goneElsewhere, kept];
+  t.ok(all.every((s) => s.status === 200), `${all.length} watches open`);
+  await until(() => all.every((s) => s.events.some((ev) => about(ev).name === 'seed')), 'every watch to be live');
+
+  const started = Date.now();
+  t.equal((await a.request('DELETE', '/api/tokens/gone')).status, 200);
+  t.equal((await other.request('DELETE', '/api/tokens/gone-elsewhere')).status, 200);
+  await until(() => [...gone, ...goneElsewhere].every((s) => s.ended), 'the revoked tokens’ watches to end', 10_000);
+  const took = Date.now() - started;
+  t.ok(took < 5000, `ended ${took} ms after the revokes`);
+  for (const s of [...gone, ...goneElsewhere]) {
+    const last = s.events.at(-1);
+    t.match(last, { type: 'ERROR', object: { kind: 'Status', code: 401, reason: 'Unauthorized', message: /revoked/ } }, `${s.label}: a 401 ERROR event last`);
+  }
+  // the other token's watch lives on and still gets events
+  await a.request('POST', `${G}/namespaces/${A}/projectservers`, { body: body('projectservers', 'after', A) });
+  await until(() => kept.events.some((ev) => about(ev).name === 'after'), 'the kept watch to see a new object');
+  t.notOk(kept.ended, 'the watch of a token not revoked goes on');
+  t.notOk(gone.some((s) => s.events.some((ev) => about(ev).name === 'after')), 'nothing reached a revoked watch after it ended');
+  t.equal((await a.request('GET', `${G}/namespaces/${A}/projectservers?watch=true`, { token: tokens.gone })).status, 401, 'and it cannot open a new one');
+  for (const s of all) await s.close();
 });
 
 t.test('the dashboard page and its assets carry no data and no token', async (t) => {
