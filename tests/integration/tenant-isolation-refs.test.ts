@@ -3,7 +3,8 @@
 // Docker and the real proxy: namespace b serves a site "shop"; a Route of namespace a naming
 // "shop" is not applied (Ready=False, ServerNotFound, naming a's namespace) and its host does
 // not reach b's server; a Deployment of a naming "shop" waits for a server of a and never
-// touches b's. References that try to leave the namespace ("b/shop", "../shop", an object
+// touches b's; a's Routes for b's host (any path) lose it, told only "in use by another
+// namespace". References that try to leave the namespace ("b/shop", "../shop", an object
 // with a namespace, a namespace field) are refused with a Status before anything is stored.
 // Last: Docker names join namespace and name with "_" (which no DNS label holds), so
 // ProjectServer "b-shop" of namespace "tenant" and "shop" of "tenant-b" never share a
@@ -74,6 +75,35 @@ t.test('a Route or Deployment of namespace a cannot reach namespace b’s Projec
   t.equal((await getWithHost(port, 'shop-b.test')).body, 'the shop of b', 'b’s site still serves b’s files');
   const bEvents = await api.request('GET', `${G}/namespaces/${B}/events`);
   t.notOk(JSON.stringify(bEvents.body).includes('take-over'), 'no Event in b about a’s Deployment');
+
+  // b's host is b's (first come): a's Routes for it, same path or another, are not applied, and
+  // what they are told names nothing of b
+  for (const [name, pathPrefix] of [['hijack', '/'], ['hijack-admin', '/admin']]) {
+    const res = await api.request('POST', `${G}/namespaces/${A}/routes`, { token: editorA, body: { apiVersion: 'deployer.dev/v1', kind: 'Route', metadata: { name }, spec: { host: 'shop-b.test', pathPrefix, projectServer: 'shop' } } });
+    t.equal(res.status, 201);
+    const lost = await h.until(async () => {
+      const r = await h.store.resources.get(ROUTE, A, name);
+      return st(r).conditions?.some((c: any) => c.type === 'Conflict') && r;
+    }, `a’s Route ${name} to get a verdict`);
+    t.match(st(lost), {
+      ready: false,
+      conflicts: ['(another namespace)'],
+      conditions: [
+        { type: 'Ready', status: 'False', reason: 'Conflict' },
+        { type: 'Conflict', status: 'True', reason: 'HostInUse', message: 'host shop-b.test is already in use by another namespace; this Route is not applied (choose another host)' },
+      ],
+    }, `${name} (${pathPrefix}): HostInUse`);
+    t.notOk(JSON.stringify(st(lost)).includes(B), `${name}: its status never names ${B}`);
+  }
+  const conflictEvents = await h.until(async () => {
+    const evs = (await api.request('GET', `${G}/namespaces/${A}/events`, { token: editorA })).body.items.filter((e: any) => e.reason === 'Conflict');
+    return evs.length === 2 && evs;
+  }, 'a Conflict Event for each');
+  t.ok(conflictEvents.every((e: any) => /in use by another namespace/.test(e.message) && !JSON.stringify(e).includes(B)), 'the Conflict Events name nothing of b');
+  t.equal((await getWithHost(port, 'shop-b.test')).body, 'the shop of b', 'and b’s host still serves b');
+  const bRoute = st(await h.store.resources.get(ROUTE, B, 'shop'));
+  t.same(bRoute.conflicts, [], 'b’s Route keeps its host and hears nothing of a’s');
+  t.match(bRoute.conditions.find((c: any) => c.type === 'Conflict'), { status: 'False', reason: 'NoConflict' });
 
   // a's logs of "shop" are a's: there is no such server in a
   const log = await api.request('GET', `${G}/namespaces/${A}/projectservers/shop/log`, { token: editorA });
