@@ -482,7 +482,10 @@ function problemOf(req: FuzzRequest, status: number, headers: Record<string, unk
   if (/\n\s+at |internal error|\[object Object\]|undefined|FST_/i.test(body.message)) return 'a Status whose message is a stack trace, an internal error or a placeholder';
   // a JSON patch that is not an array is wrong as a patch: that, not a field in it, is the problem
   const notAPatch = /json-patch/.test(String(req.headers?.['content-type'] ?? '')) && !String(req.body ?? '').trimStart().startsWith('[');
-  if (req.field && !notAPatch && (status === 400 || status === 422)) {
+  // An update may be refused for an immutable field that an earlier generated request stored
+  // with another value (a Deployment is one release): then that field is the problem, rightly.
+  const immutable = (req.method === 'PUT' || req.method === 'PATCH') && status === 422 && /field is immutable/.test(body.message);
+  if (req.field && !notAPatch && !immutable && (status === 400 || status === 422)) {
     // "invalid label selector" names labelSelector
     const said = `${body.message} ${JSON.stringify(body.details?.causes ?? [])}`.toLowerCase().replace(/[\s_-]/g, '');
     if (!said.includes(req.field.toLowerCase())) return `a ${status} that does not name "${req.field}"`;
