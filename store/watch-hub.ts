@@ -7,6 +7,12 @@
 // notification delays delivery by at most one poll interval; a lost connection delays it
 // until the reconnect, then the hub catches up from the log. It does not guarantee that a
 // subscriber keeps up: a subscriber that cannot take events must drop itself.
+//
+// NOTIFY only nudges; the poll is the backstop (as graphile-worker). The hub polls only while
+// its LISTEN connection is up — every write rings the doorbell in its own transaction, so a
+// poll finds something only when a notification was lost — hence a slow default poll (5 s,
+// a few queries a minute at idle). A read that fails while connected is retried after
+// READ_RETRY_MS rather than at the next poll; a lost connection is caught up on reconnect.
 import pg from 'pg';
 import { SQL } from './sql.js';
 
@@ -26,9 +32,14 @@ export interface LogEvent {
 
 export type Subscriber = (event: LogEvent) => void;
 
+/** The backstop poll while LISTEN is up: a lost notification is delivered within this. */
+export const DEFAULT_POLL_INTERVAL_MS = 5000;
+/** A read of the log that failed while connected is tried again this soon. */
+const READ_RETRY_MS = 500;
+
 export interface WatchHubOptions {
   connectionString: string;
-  /** Poll interval, the backstop for lost notifications. */
+  /** Poll interval, the backstop for lost notifications (default DEFAULT_POLL_INTERVAL_MS). */
   pollIntervalMs?: number;
   batchSize?: number;
   log?: (msg: string, err?: unknown) => void;
@@ -72,6 +83,7 @@ export class WatchHub {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private backoffMs = 100;
   private connected = false;
   private initialized = false;
@@ -80,7 +92,7 @@ export class WatchHub {
   private readonly log: (msg: string, err?: unknown) => void;
 
   constructor(private readonly opts: WatchHubOptions) {
-    this.pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.batchSize = opts.batchSize ?? 1000;
     this.log = opts.log ?? (() => undefined);
   }
@@ -183,10 +195,23 @@ export class WatchHub {
         if (res.rows.length === this.batchSize) this.again = true;
       } while (this.again && !this.stopped);
     } catch (err) {
-      if (this.client === client) this.log('watch hub read failed', err);
+      if (this.client === client) {
+        this.log('watch hub read failed; retrying', err);
+        this.retrySoon();
+      }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** One pump READ_RETRY_MS from now (not waiting for the slow poll), unless one is pending. */
+  private retrySoon(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.pump();
+    }, Math.min(READ_RETRY_MS, this.pollIntervalMs));
+    this.retryTimer.unref();
   }
 
   /** Adds a subscriber; it gets every event after the current `lastRevision`. Returns the unsubscribe. */
@@ -224,6 +249,7 @@ export class WatchHub {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.subscribers.clear();
     const c = this.client;
     this.client = null;

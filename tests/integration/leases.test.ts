@@ -71,3 +71,49 @@ t.test('fencing: a controller write with a lost lease is refused with 409 Fenced
   t.equal((fresh.status as any)?.restartCount, 4, 'the new leader writes');
   t.equal((await a.request('GET', '/apis/deployer.dev/v1/namespaces/default/projectservers/blog')).body.status.restartCount, 4, 'no refused write got through');
 });
+
+t.test('many leases in one statement: taken, renewed, refused per lease, released together', async (t) => {
+  const a = await startApi(t);
+  const L = a.store.leases;
+  const names = ['cleanup', 'deployment', 'projectserver', 'route'];
+  const first = await L.tryAcquireOrRenewMany(names, 'p1', 400);
+  t.same(first.map((r) => [r.name, r.acquired, r.token]).sort(), names.map((n) => [n, true, 1]), 'all four taken, token 1');
+  await L.tryAcquireOrRenew('route', 'p1', 400); // the single-lease form agrees
+  const renewed = await L.tryAcquireOrRenewMany(names, 'p1', 400);
+  t.ok(renewed.every((r) => r.acquired && r.token === 1 && r.holder === 'p1'), 'renewing keeps every token');
+  await L.release('route', 'p1'); // one freed, the others still held by p1
+  const other = new Map((await L.tryAcquireOrRenewMany(names, 'p2', 400)).map((r) => [r.name, r]));
+  t.equal(other.size, 4, 'an answer for every lease');
+  t.ok(other.get('route')!.acquired, 'the free one taken by p2');
+  t.equal(other.get('route')!.token, 2, 'a new token with the new holder');
+  for (const n of ['cleanup', 'deployment', 'projectserver']) {
+    t.notOk(other.get(n)!.acquired, `${n} refused to p2`);
+    t.equal(other.get(n)!.holder, 'p1', `${n}: the holder is named`);
+    t.ok(other.get(n)!.valid);
+  }
+  const back = new Map((await L.tryAcquireOrRenewMany(names, 'p1', 400)).map((r) => [r.name, r]));
+  t.notOk(back.get('route')!.acquired, 'p1 cannot take route back while p2 holds it');
+  t.ok(back.get('cleanup')!.acquired, 'and still renews its own in the same statement');
+  await L.releaseMany(names, 'p1');
+  const now = new Map((await L.list()).map((l) => [l.name, l]));
+  t.equal(now.get('cleanup')!.holder, null, "p1's released");
+  t.equal(now.get('route')!.holder, 'p2', "p2's untouched");
+  t.same(await L.tryAcquireOrRenewMany([], 'p1', 400), [], 'no names, no statement');
+});
+
+t.test('processes racing for the same leases in different orders: no deadlock, one holder each', async (t) => {
+  const a = await startApi(t);
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  for (let round = 0; round < 5; round++) {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => a.store.leases.tryAcquireOrRenewMany(i % 2 ? [...names].reverse() : names, `p${i}`, 5000)),
+    );
+    for (const n of names) {
+      const winners = results.flatMap((rs) => rs.filter((r) => r.name === n && r.acquired).map((r) => r.holder));
+      t.ok(winners.length <= 1, `round ${round}: ${n} has at most one winner`);
+    }
+  }
+  const held = await a.store.leases.list();
+  t.equal(held.filter((l) => l.valid).length, 5, 'every lease held');
+  t.equal(new Set(held.map((l) => l.holder)).size >= 1, true);
+});
