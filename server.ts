@@ -16,7 +16,7 @@
 //   DEPLOYER_TLS_CERT, DEPLOYER_TLS_KEY  PEM files for it (default: a self-signed pair made
 //                            with openssl and kept in <data dir>/tls)
 //   --no-api                 run controllers only
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { join, resolve } from 'node:path';
 import { buildApi, type Api } from './api/app.js';
@@ -55,7 +55,18 @@ async function bootstrapAdmin(store: Awaited<ReturnType<typeof openStore>>, data
     throw err;
   }
   const file = join(dataDir, 'admin-token');
-  await writeFile(file, secret + '\n', { mode: 0o600 });
+  try {
+    await writeFile(file, secret + '\n', { mode: 0o600 });
+  } catch (err) {
+    // The secret is shown nowhere else: take the token back, so the next start makes a new
+    // one instead of leaving an admin whose secret nobody has (a full disk, for one).
+    await rm(file, { force: true }).catch(() => undefined);
+    await store.tokens.delete('admin').catch(() => undefined);
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(
+      `cannot write the admin token to ${file} (${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}); ${e.code === 'ENOSPC' ? 'free space in the data directory' : 'fix the data directory'} and start again, or set DEPLOYER_ADMIN_TOKEN`,
+    );
+  }
   process.stdout.write(`deployer: admin token (shown once, also in ${file}):\n${secret}\n`);
 }
 

