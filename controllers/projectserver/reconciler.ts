@@ -176,6 +176,14 @@ export class ProjectServerReconciler implements Reconciler {
       // refuses to start a container marked for removal. The destroy event brings us back.
       if (err instanceof DockerError && err.kind === 'conflict' && /removal|being removed/i.test(err.message))
         return { requeueAfterMs: 500 };
+      // Docker cannot start it because its runtime kept the container's task from before dockerd
+      // stopped ("task …: already exists", seen after an engine restart): only a new container
+      // gets past that; the volume keeps the data.
+      if (state && err instanceof DockerError && /task .* already exists/i.test(err.message)) {
+        await docker.remove(state.id);
+        void this.o.events.record(involvedObjectOf(ps as unknown as ResourceObject), 'Warning', 'Recreated', `Docker could not start container ${desired.spec.name} (${err.message.slice(0, 500)}); removed it, a new one is made`, { fence: ctx.fence, secrets });
+        return { requeueAfterMs: 50 };
+      }
       // removed between our inspect and our call: look again at once
       if (err instanceof DockerError && err.kind === 'not_found' && /no such container/i.test(err.message)) return { requeueAfterMs: 50 };
       throw err;
