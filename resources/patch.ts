@@ -13,13 +13,19 @@ export type PatchType = keyof typeof PATCH_TYPES;
 
 const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
 
-function mergePatch(target: unknown, patch: unknown): unknown {
+/**
+ * RFC 7386 merge of `patch` into `target`. Keys are read as own properties only, so
+ * `constructor` and `prototype` (valid label keys) merge like any other key and never reach
+ * Object.prototype; `__proto__` is refused (400 naming where), as assigning it would replace
+ * the object's prototype instead of setting a field.
+ */
+function mergePatch(target: unknown, patch: unknown, at: string[] = []): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
   const out: Json = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Json) } : {};
   for (const [k, v] of Object.entries(patch as Json)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype') throw badRequest(`merge patch: forbidden key "${k}"`);
+    if (k === '__proto__') throw badRequest(`merge patch: forbidden key "__proto__" at ${[...at, k].join('.')}`);
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else out[k] = mergePatch(Object.hasOwn(out, k) ? out[k] : undefined, v, [...at, k]);
   }
   return out;
 }
