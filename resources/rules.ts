@@ -156,14 +156,23 @@ function userMeta(meta: Json): Json {
   return out;
 }
 
+/**
+ * A value from a request body for a message: JSON (a string in quotes), cut to 80 characters,
+ * so that an object where a string belongs reads as what it is, not "[object Object]".
+ */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 /** A create: assigns uid, generation 1 and creationTimestamp; drops status; validates. */
 export function prepareCreate(info: KindInfo, input: unknown, ctx: WriteContext): StoredParts {
   const obj = checkTypeMeta(info, input);
   const { metadata: m, body } = splitObject(info, obj);
   if (m.namespace !== undefined && m.namespace !== ctx.namespace)
-    throw badRequest(`the namespace of the object ("${String(m.namespace)}") does not match the namespace of the request ("${ctx.namespace}")`);
+    throw badRequest(`the namespace of the object (${shown(m.namespace)}) does not match the namespace of the request ("${ctx.namespace}")`);
   if (ctx.name !== undefined && m.name !== undefined && m.name !== ctx.name)
-    throw badRequest(`the name of the object ("${String(m.name)}") does not match the name in the URL ("${ctx.name}")`);
+    throw badRequest(`the name of the object (${shown(m.name)}) does not match the name in the URL ("${ctx.name}")`);
   if (m.resourceVersion !== undefined && m.resourceVersion !== '')
     throw badRequest('metadata.resourceVersion must not be set on an object to be created');
   let name = (m.name ?? ctx.name) as string | undefined;
@@ -210,11 +219,11 @@ export function prepareUpdate(
   const { metadata: m, body, status } = splitObject(info, obj);
   const ref = refOf(info, ctx.namespace, ctx.name);
   if (m.name !== undefined && m.name !== ctx.name)
-    throw badRequest(`the name of the object ("${String(m.name)}") does not match the name in the URL ("${ctx.name}")`);
+    throw badRequest(`the name of the object (${shown(m.name)}) does not match the name in the URL ("${ctx.name}")`);
   if (m.namespace !== undefined && m.namespace !== ctx.namespace)
-    throw badRequest(`the namespace of the object ("${String(m.namespace)}") does not match the namespace of the request ("${ctx.namespace}")`);
+    throw badRequest(`the namespace of the object (${shown(m.namespace)}) does not match the namespace of the request ("${ctx.namespace}")`);
   if (m.uid !== undefined && m.uid !== '' && m.uid !== current.metadata.uid)
-    throw conflict(ref, `Precondition failed: UID in precondition: ${String(m.uid)}, UID in object meta: ${current.metadata.uid}`);
+    throw conflict(ref, `Precondition failed: UID in precondition: ${typeof m.uid === 'string' ? m.uid : shown(m.uid)}, UID in object meta: ${current.metadata.uid}`);
 
   let next: StoredParts;
   if (subresource === 'status') {

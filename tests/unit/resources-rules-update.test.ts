@@ -249,3 +249,18 @@ t.test('prepareUpdate status of a flat kind (Event) is 400', async (t) => {
   t.equal(res.changed, true);
   t.equal(res.parts.body.count, 2, 'the main update of a flat kind writes its top-level fields');
 });
+
+t.test('a name, namespace or uid that is not a string is shown as JSON in the message, never as [object Object]', async (t) => {
+  const current = stored();
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['name', { name: { a: { b: 1 } } }, /the name of the object \(\{"a":\{"b":1\}\}\) does not match the name in the URL \("blog"\)/],
+    ['namespace', { name: 'blog', namespace: ['x'] }, /the namespace of the object \(\["x"\]\) does not match/],
+    ['uid', { name: 'blog', uid: 7 }, /UID in precondition: 7,/],
+    ['a long name', { name: 'x'.repeat(200) }, /the name of the object \("x{76}\.\.\.\) does not match/],
+  ];
+  for (const [what, metadata, want] of cases) {
+    const err = apiError(() => prepareUpdate(PS, current, { ...asRead(PS, current), metadata }, CTX, 'main'));
+    t.match(err.message, want, what);
+    t.notMatch(err.message, /\[object Object\]/, `${what}: no [object Object]`);
+  }
+});
