@@ -57,9 +57,16 @@ export interface Api {
 }
 
 /**
+ * Deeper than this, a JSON body is refused: no object of deployer.dev/v1 (nor a patch of one)
+ * nests so deep, and the rules' clones and comparisons recurse on the stack.
+ */
+const MAX_JSON_DEPTH = 100;
+
+/**
  * JSON bodies: a syntax error names its position, and a "__proto__" key, or a "constructor"
  * holding "prototype", is refused naming where it is (Fastify's own parser says only "Body is
- * not valid JSON" for both). Walked without recursion: bodies may nest 100,000 deep.
+ * not valid JSON" for both); so is a body nesting deeper than MAX_JSON_DEPTH. Walked without
+ * recursion: bodies may nest 100,000 deep.
  */
 function parseJsonBody(_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
   const text = body.toString();
@@ -70,15 +77,17 @@ function parseJsonBody(_req: unknown, body: string | Buffer, done: (err: Error |
   } catch (err) {
     return done(badRequest(`malformed JSON in the request body: ${(err as Error).message}`));
   }
-  const todo: [unknown, string][] = [[value, '']];
+  const todo: [unknown, string, number][] = [[value, '', 0]];
   while (todo.length > 0) {
-    const [v, path] = todo.pop()!;
+    const [v, path, depth] = todo.pop()!;
     if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH)
+      return done(badRequest(`the request body nests deeper than ${MAX_JSON_DEPTH} levels (at ${path.slice(1, 120) || 'the top level'}…); no object of deployer.dev/v1 does`));
     for (const [k, child] of Object.entries(v)) {
       const at = Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`;
       if (k === '__proto__' || (k === 'constructor' && child !== null && typeof child === 'object' && 'prototype' in child))
         return done(badRequest(`the request body has a forbidden "${k}" key at ${at.slice(1) || 'the top level'}`));
-      todo.push([child, at]);
+      todo.push([child, at, depth + 1]);
     }
   }
   done(null, value);

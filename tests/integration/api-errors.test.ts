@@ -143,3 +143,23 @@ t.test('cross-field rules of the kinds', async (t) => {
   t.equal(event.body.reason, 'Started');
   t.equal(event.body.spec, undefined, 'events are flat');
 });
+
+t.test('a JSON body nesting deeper than 100 levels is a 400 saying so, for creates, updates and patches (was a 500: the rules recurse)', async (t) => {
+  const a = await startApi(t);
+  const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+  for (const [method, path, contentType] of [
+    ['POST', PS, 'application/json'],
+    ['PUT', `${PS}/nope`, 'application/json'],
+    ['PATCH', `${PS}/nope`, 'application/merge-patch+json'],
+  ] as const)
+    for (const n of [101, 10_000, 100_000]) {
+      const res = await a.request(method, path, { raw: deep(n), contentType });
+      t.equal(res.status, 400, `${method} depth ${n}`);
+      isStatus(t, res.body, 400, 'BadRequest');
+      t.match(res.body.message, /nests deeper than 100 levels \(at a\.a\.a/);
+    }
+  // a hundred levels is allowed through to the object rules (which name the unknown field)
+  const ok = await a.request('PUT', `${PS}/nope`, { raw: deep(100), contentType: 'application/json' });
+  t.equal(ok.status, 400);
+  t.match(ok.body.message, /unknown field "a"/);
+});
