@@ -7,7 +7,7 @@ import { toDockerError } from '../../docker/connection.js';
 import { DockerError } from '../../docker/index.js';
 import { DOCKER_RETRY_MAX_MS, DOCKER_UNAVAILABLE, DockerRetry, dockerBackMessage, dockerOutageMessage, isDockerUnavailable } from '../../controllers/docker-outage.js';
 import { computeStatus, outageStatus, waitsForDocker } from '../../controllers/projectserver/status.js';
-import type { ContainerState } from '../../docker/index.js';
+import { containerState } from '../helpers/container-state.js';
 import type { ProjectServer } from '../../schemas/index.js';
 
 const socketError = (code: string, syscall = 'connect') => Object.assign(new Error(`${syscall} ${code} /tmp/x/docker.sock`), { code, syscall });
@@ -54,23 +54,7 @@ const ps = (status?: ProjectServer['status']): ProjectServer => ({
   spec: { serviceType: 'static' },
   ...(status ? { status } : {}),
 });
-const running: ContainerState = {
-  id: 'c1',
-  name: 'x',
-  image: 'img',
-  labels: {},
-  status: 'running',
-  running: true,
-  restarting: false,
-  exitCode: 0,
-  oomKilled: false,
-  createdAt: '2026-01-01T00:00:00Z',
-  startedAt: '2026-01-01T00:00:01Z',
-  restartCount: 0,
-  ports: [],
-  networks: [],
-  health: { status: 'healthy', failingStreak: 0 },
-};
+const running = containerState({ health: { status: 'healthy', failingStreak: 0 } });
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 const book = { restartCount: 0, restartHistory: [], dockerRestartCount: 0, containerId: 'c1' };
 

@@ -1,7 +1,6 @@
 // The projectserver controller's pure parts: the container it wants (container-spec.ts),
 // restart bookkeeping and back-off (restarts.ts), and the status it reports (status.ts).
 import t from 'tap';
-import type { ContainerState } from '../../docker/index.js';
 import { LABELS } from '../../docker/index.js';
 import { desiredContainer, parseMemory } from '../../controllers/projectserver/container-spec.js';
 import {
@@ -14,6 +13,7 @@ import {
   type RestartRecord,
 } from '../../controllers/projectserver/restarts.js';
 import { computeStatus } from '../../controllers/projectserver/status.js';
+import { containerState } from '../helpers/container-state.js';
 import type { ProjectServer } from '../../schemas/index.js';
 
 const settings = { installation: 'abcdef0123', staticImage: 'deployer/static:1234' };
@@ -23,23 +23,7 @@ const ps = (spec: Partial<ProjectServer['spec']> = {}, meta: Partial<ProjectServ
   metadata: { name: 'blog', namespace: 'team', uid: 'u-1', generation: 3, resourceVersion: '7', ...meta },
   spec: { serviceType: 'static', ...spec },
 });
-const state = (s: Partial<ContainerState> = {}): ContainerState => ({
-  id: 'c1',
-  name: 'x',
-  image: 'img',
-  labels: {},
-  status: 'running',
-  running: true,
-  restarting: false,
-  exitCode: 0,
-  oomKilled: false,
-  createdAt: '2026-01-01T00:00:00Z',
-  startedAt: '2026-01-01T00:00:01Z',
-  restartCount: 0,
-  ports: [],
-  networks: [],
-  ...s,
-});
+const state = containerState;
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 
 t.test('a static server: the local image, the caddy file server over its volume at /srv/static, a wget health check, init, unless-stopped', async (t) => {
