@@ -23,21 +23,10 @@ export interface AcquireResult extends LeaseState {
   acquired: boolean;
 }
 
-const ACQUIRE = `
-INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at)
-VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $3 / 1000.0))
-ON CONFLICT (name) DO UPDATE SET
-  holder = EXCLUDED.holder,
-  token = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp() THEN l.token ELSE l.token + 1 END,
-  acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > clock_timestamp() THEN l.acquired_at ELSE clock_timestamp() END,
-  renewed_at = clock_timestamp(),
-  expires_at = EXCLUDED.expires_at
-WHERE l.holder = EXCLUDED.holder OR l.holder IS NULL OR l.expires_at <= clock_timestamp()
-RETURNING name, holder, token, acquired_at, renewed_at, expires_at, expires_at > clock_timestamp() AS valid`;
-
-// The same rule as ACQUIRE for many leases at once (one process' leases, every retry period),
-// in one statement. Names are taken in sorted order so that two processes lock the rows in the
-// same order (no deadlock). The refused names are read in the same statement: the outer SELECT
+// Each named lease is taken when it is free or expired, or renewed when `identity` holds it (the
+// token goes up on every change of holder), for many leases at once (one process' leases,
+// every retry period) in one statement. Names are taken in sorted order so that two processes
+// lock the rows in the same order (no deadlock). The refused names are read in the same statement: the outer SELECT
 // sees the rows as they were before the upsert, which for a refused lease is its holder now —
 // except a row another process inserted after this statement's snapshot: such a name is
 // missing from the answer, and counts as refused.
@@ -83,9 +72,10 @@ export class LeaseStore {
    * One statement: two processes racing for a free lease cannot both win.
    */
   async tryAcquireOrRenew(name: string, identity: string, durationMs: number): Promise<AcquireResult> {
+    const [r] = await this.tryAcquireOrRenewMany([name], identity, durationMs);
+    if (r) return r;
+    // another process inserted the row after the statement's snapshot: it holds the lease
     try {
-      const res = await this.pool.query<Row>({ name: 'leaseAcquire', text: ACQUIRE, values: [name, identity, durationMs] });
-      if (res.rows[0]) return { ...toState(res.rows[0]), acquired: true };
       const cur = await this.pool.query<Row>(`${READ} WHERE name = $1`, [name]);
       return { ...toState(cur.rows[0]), acquired: false };
     } catch (err) {
