@@ -74,7 +74,12 @@ t.test('host access needs an admin token; limits and no-new-privileges reach Doc
     t.equal(res.status, 201, 'an admin token may');
     const patch = (body: unknown, type = 'application/merge-patch+json') => api.request('PATCH', `${PS}/granted`, { token: editor, body, contentType: type });
     t.equal((await patch({ spec: { env: [{ name: 'MODE', value: 'prod' }] } })).status, 200, 'an editor may change the env of a granted server');
-    const kept = await api.request('PUT', `${PS}/granted`, { token: editor, body: (await api.request('GET', `${PS}/granted`)).body });
+    // The controller writes status meanwhile, so a read-then-replace may meet a 409 (stale
+    // resourceVersion); a client reads again and retries, and so does this test.
+    let kept = { status: 409 };
+    for (let i = 0; i < 10 && kept.status === 409; i++) {
+      kept = await api.request('PUT', `${PS}/granted`, { token: editor, body: (await api.request('GET', `${PS}/granted`)).body });
+    }
     t.equal(kept.status, 200, 'and replace it with the grant unchanged');
     refused(t, await patch([{ op: 'replace', path: '/spec/securityContext/hostPaths/0/readOnly', value: false }], 'application/json-patch+json'), 'spec.securityContext.hostPaths[0]', `a writable bind mount of host path ${shared}`);
     refused(t, await patch({ spec: { securityContext: { capAdd: ['NET_ADMIN', 'SYS_PTRACE'] } } }), 'spec.securityContext.capAdd[1]', 'capability SYS_PTRACE');
