@@ -186,7 +186,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   coreEventRoutes(app, opts.store);
   tokenRoutes(app, opts.store);
   monitoringRoutes(app, opts.store, opts.identity ?? 'unknown');
-  logRoutes(app, opts.store, opts.logs);
+  logRoutes(app, { store: opts.store, logs: opts.logs, registry });
   tlsInfoRoutes(app, opts.tls ?? (() => undefined));
   metricsRoutes(app, { store: opts.store, metrics, openWatches: () => registry.size });
   dashboardRoutes(app);

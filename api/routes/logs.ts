@@ -1,6 +1,9 @@
 // GET …/namespaces/{ns}/projectservers/{name}/log — a server's container log, like Kubernetes'
 // pods/log: `tailLines` (default 100, at most 10,000), `follow=true` streams new lines until
-// the client goes away or the container stops. Plain text, one line per line.
+// the client goes away, the container stops, or the caller's token is revoked (or expired):
+// a followed log is registered with the watch registry, which re-checks its token every
+// recheckMs as it does a watch's, and then gets a last line saying so. Plain text, one line
+// per line.
 //
 // The API reads Docker only here (DESIGN §2), through a LogSource that server.ts builds from the
 // Docker runtime: api/ imports no dockerode and no controller.
@@ -8,7 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { ApiError, kindByName } from '../../resources/index.js';
 import type { Store } from '../../store/index.js';
-import { authorize, identity } from '../auth.js';
+import { authorize, bearerSecret, identity } from '../auth.js';
+import type { createWatchRegistry } from './watch.js';
 
 /**
  * The ProjectServer whose log is asked for. `uid` is the stored object's: only a container
@@ -36,8 +40,15 @@ export interface LogSource {
 const PS = kindByName('ProjectServer')!;
 const MAX_TAIL = 10_000;
 const ref = (id: string) => Type.Unsafe({ $ref: `${id}#` });
+/** The last line of a followed log whose token was revoked: plain text, as the rest of the stream. */
+export const REVOKED_LINE = 'deployer: the token was revoked; the stream ends';
 
-export function logRoutes(app: FastifyInstance, store: Store, logs: LogSource | undefined): void {
+/**
+ * `registry` is the app's watch registry: a followed log is ended by its closeAll (shutdown)
+ * and by its token re-check (revoked: a last REVOKED_LINE; authorisation changed: just ended).
+ */
+export function logRoutes(app: FastifyInstance, deps: { store: Store; logs: LogSource | undefined; registry: ReturnType<typeof createWatchRegistry> }): void {
+  const { store, logs, registry } = deps;
   app.get(
     `/apis/deployer.dev/v1/namespaces/:namespace/projectservers/:name/log`,
     {
@@ -74,22 +85,36 @@ export function logRoutes(app: FastifyInstance, store: Store, logs: LogSource | 
         return reply.type('text/plain; charset=utf-8').send(text);
       }
       const abort = new AbortController();
-      req.raw.on('close', () => abort.abort());
+      const end = () => abort.abort(); // follow() then resolves and the stream is ended below
+      req.raw.on('close', end);
       let started = false;
+      let unregister: () => unknown = () => undefined;
       const start = () => {
         if (started) return;
         started = true;
         reply.hijack();
         reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
         reply.raw.flushHeaders();
+        // Registered only once the stream is ours to end; a revoke since the request was
+        // authenticated is still seen, at the registry's next re-check.
+        const secret = bearerSecret(req);
+        const revoked = () => {
+          if (abort.signal.aborted) return;
+          reply.raw.write(`${REVOKED_LINE}\n`);
+          end();
+        };
+        unregister = registry.add(end, secret ? { secret, who: identity(req), revoked } : undefined, 'log');
       };
       // the headers go out as soon as the log is open: a client sees the stream before the first line
       const found = await logs
-        .follow(server, { tail, signal: abort.signal, opened: start }, (line) => reply.raw.write(`${line}\n`))
+        .follow(server, { tail, signal: abort.signal, opened: start }, (line) => {
+          if (!abort.signal.aborted) reply.raw.write(`${line}\n`); // nothing after the last line of a revoke
+        })
         .catch((err: unknown) => {
           if (!started) return dockerDown(err);
           return true; // the stream broke after it began: end it
-        });
+        })
+        .finally(() => unregister());
       if (!found) throw noContainer();
       reply.raw.end();
     },

@@ -15,20 +15,24 @@ import { boolParam, intParam, type Query } from '../query.js';
 import { bookmarkTable, objectTable, type TableOptions } from '../table.js';
 
 export interface WatchRegistry {
-  /** Ends every open watch (graceful shutdown). */
+  /** Ends every open watch and followed log (graceful shutdown). */
   closeAll(): void;
+  /** How many watches are open (followed logs, which share the token re-check, are not counted). */
   readonly size: number;
 }
 
-/** The token an open watch was authenticated with, so the registry can re-check it. */
+/** The token an open watch (or followed log) was authenticated with, so the registry can re-check it. */
 export interface WatchToken {
   /** The bearer secret of the request. */
   secret: string;
   /** Who it was when the watch opened. */
   who: TokenInfo;
-  /** The token is gone (revoked, or expired): tell the client (a 401 ERROR event), then end. */
+  /** The token is gone (revoked, or expired): tell the client (a 401 ERROR event, a last log line), then end. */
   revoked(): void;
 }
+
+/** What is registered: a watch (counted by `size`), or another stream that only shares the re-check. */
+export type StreamKind = 'watch' | 'log';
 
 export interface WatchRegistryOptions {
   /** Where tokens are re-checked (absent: never; a watch then lives until it ends by itself). */
@@ -42,8 +46,9 @@ const sameIdentity = (a: TokenInfo, b: TokenInfo) =>
   a.name === b.name && a.role === b.role && a.namespaces.length === b.namespaces.length && a.namespaces.every((n, i) => n === b.namespaces[i]);
 
 /**
- * The open watches of this process. A token revoked (or expired) after its watch opened must
- * not keep streaming: every `recheckMs` one timer re-checks each distinct token of the open
+ * The open watches of this process, and its followed logs (routes/logs.ts registers them as
+ * kind 'log': they share the re-check and closeAll, not `size`). A token revoked (or expired)
+ * after its watch opened must not keep streaming: every `recheckMs` one timer re-checks each distinct token of the open
  * watches through the token store — answered from its cache, which every token change
  * anywhere clears, so there is no query per event or per tick, only one per token after a
  * change. A revoked token's watches get revoked() (within about recheckMs of the revoke
@@ -51,8 +56,9 @@ const sameIdentity = (a: TokenInfo, b: TokenInfo) =>
  * cleanly, so their clients reconnect under the new authorisation. When the database does
  * not answer, watches go on (an outage must not cut every stream); the next tick asks again.
  */
-export function createWatchRegistry(o: WatchRegistryOptions = {}): WatchRegistry & { add(end: () => void, token?: WatchToken): () => void } {
+export function createWatchRegistry(o: WatchRegistryOptions = {}): WatchRegistry & { add(end: () => void, token?: WatchToken, kind?: StreamKind): () => void } {
   const open = new Map<() => void, WatchToken | undefined>();
+  let watches = 0; // entries of kind 'watch': what `size` reports
   const recheckMs = o.recheckMs ?? 2000;
   let timer: NodeJS.Timeout | undefined;
   let checking = false;
@@ -101,14 +107,16 @@ export function createWatchRegistry(o: WatchRegistryOptions = {}): WatchRegistry
     }
   };
   return {
-    add(end: () => void, token?: WatchToken): () => unknown {
+    add(end: () => void, token?: WatchToken, kind: StreamKind = 'watch'): () => unknown {
       if (open.has(end)) throw new Error('a watch is registered once');
       open.set(end, token);
       if (token) withToken++;
+      if (kind === 'watch') watches++;
       sync();
       return () => {
         if (!open.delete(end)) return;
         if (token) withToken--;
+        if (kind === 'watch') watches--;
         sync();
       };
     },
@@ -116,7 +124,7 @@ export function createWatchRegistry(o: WatchRegistryOptions = {}): WatchRegistry
       for (const end of [...open.keys()]) end();
     },
     get size() {
-      return open.size;
+      return watches;
     },
   };
 }
