@@ -13,6 +13,10 @@
 // poll finds something only when a notification was lost — hence a slow default poll (5 s,
 // a few queries a minute at idle). A read that fails while connected is retried after
 // READ_RETRY_MS rather than at the next poll; a lost connection is caught up on reconnect.
+//
+// While the database is down the hub retries every few seconds (backoff capped at 5 s); its log
+// says so once when the connection is lost, then at most once a minute (OutageLog), and once
+// more, without an error (info), when it is back.
 import pg from 'pg';
 import { SQL } from './sql.js';
 
@@ -36,6 +40,54 @@ export type Subscriber = (event: LogEvent) => void;
 export const DEFAULT_POLL_INTERVAL_MS = 5000;
 /** A read of the log that failed while connected is tried again this soon. */
 const READ_RETRY_MS = 500;
+/** While reconnecting fails, at most one warning per this interval. */
+export const OUTAGE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The log of one kind of failure that repeats until something comes back: the first failure of
+ * an outage is logged as is; later ones at most once per `intervalMs`, saying how long it has
+ * lasted; `recovered` logs one line without an error (so at info level) when an outage ends, and
+ * nothing when there was none. It keeps no timer: it logs only when called, and reads the clock
+ * through `now` (tests pass a fake one).
+ */
+export class OutageLog {
+  private since: number | null = null; // when the outage began; null: none under way
+  private lastLogged = 0; // when a line of this outage was last logged
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly log: (msg: string, err?: unknown) => void,
+    o: { intervalMs?: number; now?: () => number } = {},
+  ) {
+    this.intervalMs = o.intervalMs ?? OUTAGE_LOG_INTERVAL_MS;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** One failure; logged when it starts an outage, or when `intervalMs` passed since the last line. */
+  failed(msg: string, err?: unknown): void {
+    const now = this.now();
+    if (this.since === null) {
+      this.since = now;
+      this.lastLogged = now;
+      this.log(msg, err);
+      return;
+    }
+    if (now - this.lastLogged < this.intervalMs) return;
+    this.lastLogged = now;
+    this.log(`${msg} (failing for ${seconds(now - this.since)}; logged at most once every ${seconds(this.intervalMs)})`, err);
+  }
+
+  /** The outage (if any) is over: one line, with how long it lasted. */
+  recovered(msg: string): void {
+    if (this.since === null) return;
+    const lasted = this.now() - this.since;
+    this.since = null;
+    this.log(`${msg} (after ${seconds(lasted)})`);
+  }
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 export interface WatchHubOptions {
   connectionString: string;
@@ -85,6 +137,9 @@ export class WatchHub {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private backoffMs = 100;
+  /** Reconnect attempts since the connection was lost (0 while connected). */
+  private attempts = 0;
+  private readonly outage: OutageLog;
   private connected = false;
   private initialized = false;
   private readonly pollIntervalMs: number;
@@ -95,6 +150,7 @@ export class WatchHub {
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.batchSize = opts.batchSize ?? 1000;
     this.log = opts.log ?? (() => undefined);
+    this.outage = new OutageLog(this.log);
   }
 
   /** The newest revision every subscriber has been handed. */
@@ -108,6 +164,7 @@ export class WatchHub {
 
   async start(): Promise<void> {
     await this.connect();
+    if (this.stopped) return;
     this.pollTimer = setInterval(() => void this.pump(), this.pollIntervalMs);
     this.pollTimer.unref();
   }
@@ -125,31 +182,50 @@ export class WatchHub {
         for (const l of this.resyncListeners) l(msg.payload ?? '*');
       }
     });
-    await client.connect();
-    await client.query('LISTEN deployer_events');
-    await client.query('LISTEN deployer_tokens');
-    await client.query('LISTEN deployer_resync');
-    if (!this.initialized) {
-      const res = await client.query<{ revision: string }>(SQL.currentRevision);
-      this.last = Number(res.rows[0].revision);
-      this.initialized = true;
+    try {
+      await client.connect();
+      await client.query('LISTEN deployer_events');
+      await client.query('LISTEN deployer_tokens');
+      await client.query('LISTEN deployer_resync');
+      if (!this.initialized) {
+        const res = await client.query<{ revision: string }>(SQL.currentRevision);
+        this.last = Number(res.rows[0].revision);
+        this.initialized = true;
+      }
+    } catch (err) {
+      // Half set up (connected, a LISTEN failed): not kept, so not leaked. Its 'error'/'end'
+      // reach lost(), which ignores it: the caller's catch alone schedules the next attempt.
+      client.removeAllListeners('notification');
+      client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined); // stop() ran while this reconnect was under way
+      return;
     }
     this.client = client;
     this.connected = true;
     this.backoffMs = 100;
+    if (this.attempts > 0) this.outage.recovered(`watch hub reconnected to the database at attempt ${this.attempts}`);
+    this.attempts = 0;
     // Tokens may have changed while we were away.
     for (const l of this.tokenListeners) l();
     void this.pump();
   }
 
+  /**
+   * The live client failed or ended (it fires both: the first call wins). A client that is not
+   * the live one — the one just replaced, or one still being set up by connect() — is ignored:
+   * a failed connect() is retried by its caller, and two schedulers would run two reconnects.
+   */
   private lost(client: pg.Client, err?: unknown): void {
-    if (this.client !== client && this.client !== null) return;
+    if (this.client !== client) return;
     if (this.stopped || this.reconnectTimer) return;
     this.connected = false;
     this.client = null;
     client.removeAllListeners('notification');
     client.end().catch(() => undefined);
-    this.log('watch hub lost its database connection; reconnecting', err);
+    this.outage.failed('watch hub lost its database connection; reconnecting', err);
     this.scheduleReconnect();
   }
 
@@ -159,8 +235,9 @@ export class WatchHub {
     this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
+      this.attempts++;
       this.connect().catch((err) => {
-        this.log('watch hub reconnect failed', err);
+        this.outage.failed(`watch hub reconnect attempt ${this.attempts} failed`, err);
         this.scheduleReconnect();
       });
     }, delay);
