@@ -11,7 +11,7 @@
 // 127.0.0.1, an admin token given by DEPLOYER_ADMIN_TOKEN, its log in the run's temp dir.
 //
 // The objects (scale-env.ts mixFor): N static ProjectServers (10 per namespace, each a real
-// container serving files with caddy, health-checked by Docker every 10 s), 2 Routes per
+// container serving files with caddy, probed over HTTP by deployer every 10 s), 2 Routes per
 // server, 20 Deployments of history per server (the newest `active`, the others `superseded`,
 // written by a seeding deployer without controllers, so no release is built), and Events for
 // the rest. Then, in order:

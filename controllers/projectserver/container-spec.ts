@@ -4,6 +4,7 @@
 // (`spec.stopped` and `revisionHistoryLimit` are not in it).
 import { containerName, LABELS, managedLabels, specHash, volumeName, type ContainerSpec, type HostAccessSpec } from '../../docker/index.js';
 import type { ProjectServer, SecurityContext } from '../../schemas/index.js';
+import type { ProbeSpec } from './prober.js';
 
 export interface ServerSettings {
   /** Labels every Docker object with it (one installation per database). */
@@ -54,6 +55,11 @@ export function hostAccessOf(sc: SecurityContext | undefined): HostAccessSpec | 
 export interface DesiredContainer {
   spec: ContainerSpec;
   hash: string;
+  /**
+   * A static server's httpGet health check, which deployer makes itself over HTTP (prober.ts)
+   * instead of Docker; not part of the hash, so changing it recreates nothing.
+   */
+  probe?: ProbeSpec;
   volume: string;
   volumeLabels: Record<string, string>;
 }
@@ -105,7 +111,18 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
 
   const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` } } : undefined);
   let healthCheck: ContainerSpec['healthCheck'];
-  if (hc) {
+  let probe: ProbeSpec | undefined;
+  if (hc?.httpGet && isStatic) {
+    // deployer probes it over HTTP (prober.ts): no Docker health check, so not in the hash either
+    probe = {
+      path: hc.httpGet.path,
+      port: hc.httpGet.port ?? port ?? 80,
+      intervalMs: (hc.intervalSeconds ?? DEFAULTS.intervalSeconds) * 1000,
+      timeoutMs: (hc.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
+      retries: hc.retries ?? DEFAULTS.retries,
+      startPeriodMs: (hc.startPeriodSeconds ?? DEFAULTS.startPeriodSeconds) * 1000,
+    };
+  } else if (hc) {
     const timeoutS = hc.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
     const test = hc.exec
       ? hc.exec.command
@@ -142,6 +159,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
   return {
     spec: { ...body, name: slotName(containerName(settings.installation, owner), release?.slot ?? 'a'), labels: managedLabels(settings.installation, owner, 'server', hash) },
     hash,
+    ...(probe ? { probe } : {}),
     volume,
     volumeLabels: { ...managedLabels(settings.installation, owner, 'data'), [LABELS.retain]: String(spec.retainVolumeOnDelete === true) },
   };

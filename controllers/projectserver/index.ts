@@ -1,6 +1,7 @@
 // The projectserver controller: ProjectServer objects plus their containers' Docker events
-// (die, start, health_status, destroy, oom, stop) feed one work queue, so a killed, removed
-// or unhealthy container is looked at within milliseconds; the resync is only a backstop.
+// (die, start, health_status, destroy, oom, stop) and the verdicts of deployer's own HTTP
+// probes of static servers (prober.ts) feed one work queue, so a killed, removed or unhealthy
+// container is looked at within milliseconds; the resync is only a backstop.
 import { managedOf } from '../../docker/index.js';
 import { kindByName } from '../../resources/index.js';
 import type { ControllerDeps } from '../deps.js';
@@ -8,6 +9,7 @@ import { systemClock } from '../runtime/clock.js';
 import { Controller } from '../runtime/controller.js';
 import { EventRecorder } from '../runtime/event-recorder.js';
 import { objectKey } from '../runtime/informer.js';
+import { HttpProber } from './prober.js';
 import { ProjectServerReconciler } from './reconciler.js';
 import { ReleaseWatchers } from './release-watchers.js';
 
@@ -27,6 +29,8 @@ export function projectServerController(deps: ControllerDeps): Controller {
     clock,
     log: (m, e) => deps.log(m, e, { controller: 'projectserver' }),
   });
+  // health probes of static servers, from the leading process only: closed when the controller stops
+  const prober = new HttpProber({ wake: (key) => controller.enqueue(key) });
   const watchers = new ReleaseWatchers(docker.runtime, (key) => controller.enqueue(key), (m, e) => deps.log(m, e, { controller: 'projectserver' }));
   const controller: Controller = new Controller({
     name: 'projectserver',
@@ -39,6 +43,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
       events,
       clock,
       watchReleases: (key, volume, services) => watchers.watch(key, volume, services),
+      prober,
     }),
     workers: 4,
     resyncMs: 120_000,
@@ -46,7 +51,10 @@ export function projectServerController(deps: ControllerDeps): Controller {
     maxDelayMs: 30_000,
     clock: deps.clock,
     log: deps.log,
-    onStop: () => watchers.closeAll(),
+    onStop: () => {
+      watchers.closeAll();
+      prober.closeAll();
+    },
   });
   docker.events.onEvent((e) => {
     const m = managedOf(e.labels);

@@ -22,7 +22,8 @@ import { involvedObjectOf } from '../runtime/event-recorder.js';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../runtime/controller.js';
 import { parseKey } from '../runtime/informer.js';
 import type { Clock } from '../runtime/clock.js';
-import { desiredContainer, type ServerSettings } from './container-spec.js';
+import { desiredContainer, type DesiredContainer, type ServerSettings } from './container-spec.js';
+import { HttpProber, seedHealth } from './prober.js';
 import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
 import { Mountpoints } from '../releases/volume.js';
 import { healReleases } from './releases.js';
@@ -47,6 +48,11 @@ export interface ProjectServerReconcilerOptions {
    * volume changes; [] stops watching. Optional: the resync is the backstop.
    */
   watchReleases?(key: string, volume: string, services: string[]): void;
+  /**
+   * Probes static servers' httpGet health checks over HTTP (their containers have no Docker
+   * health check); default: one of its own, which wakes nothing (the resync is the backstop).
+   */
+  prober?: HttpProber;
 }
 
 /** How soon a failed release check is tried again. */
@@ -58,9 +64,11 @@ export class ProjectServerReconciler implements Reconciler {
   private readonly mountpoints: Mountpoints;
   /** Retry delays of the keys whose last pass found Docker not answering. */
   private readonly dockerRetry = new DockerRetry();
+  private readonly prober: HttpProber;
 
   constructor(private readonly o: ProjectServerReconcilerOptions) {
     this.mountpoints = new Mountpoints(o.docker);
+    this.prober = o.prober ?? new HttpProber({ wake: () => {} });
   }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -71,6 +79,7 @@ export class ProjectServerReconciler implements Reconciler {
     } catch (err) {
       if (err instanceof ApiError && err.code === 404) {
         this.dockerRetry.forget(key);
+        this.prober.forget(key);
         return; // gone: its finalizer ran; zombies are the cleanup controller's
       }
       throw err;
@@ -116,7 +125,7 @@ export class ProjectServerReconciler implements Reconciler {
     const docker = this.o.docker;
     const now = () => this.o.clock.now();
     const prevBook: Bookkeeping = { ...(ps.status ?? {}), restartHistory: ps.status?.restartHistory ?? [] };
-    let state = await docker.inspect(desired.spec.name);
+    let state = this.probed(key, ps, desired, await docker.inspect(desired.spec.name));
     let book = observeDocker(prevBook, state, now());
     const actions: Action[] = [];
 
@@ -189,7 +198,7 @@ export class ProjectServerReconciler implements Reconciler {
       throw err;
     }
 
-    if (actions.length) state = await docker.inspect(desired.spec.name);
+    if (actions.length) state = this.probed(key, ps, desired, await docker.inspect(desired.spec.name));
     book = observeDocker(book, state, now());
     let healRetry: number | undefined;
     if (ps.spec.serviceType === 'docker') await this.removeStraySlots(ps, desired.spec.name);
@@ -226,6 +235,28 @@ export class ProjectServerReconciler implements Reconciler {
     }
     const requeue = [waitingMs || undefined, crashLoopRecheckMs(book.restartHistory, now()), healRetry].filter((x): x is number => x !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /**
+   * The container's state with the health deployer's own probe reports, for a static server
+   * whose httpGet check deployer makes (desired.probe); probing starts for a running container
+   * and stops otherwise. Other containers: as Docker reports them.
+   */
+  private probed(key: string, ps: ProjectServer, desired: DesiredContainer, state: ContainerState | null): ContainerState | null {
+    const spec = desired.probe;
+    if (!spec || !state?.running || !state.startedAt || ps.spec.stopped) {
+      this.prober.forget(key);
+      return state;
+    }
+    const network = this.o.settings.network;
+    const addresses = state.addresses ?? {};
+    const address = ps.spec.securityContext?.hostNetwork ? '127.0.0.1' : ((network ? addresses[network] : undefined) ?? Object.values(addresses)[0]);
+    if (!address) {
+      this.prober.forget(key);
+      return { ...state, health: { status: 'starting', failingStreak: 0, lastOutput: 'the container has no network address yet' } };
+    }
+    const target = { ...spec, containerId: state.id, startedAt: state.startedAt, address };
+    return { ...state, health: this.prober.observe(key, target, seedHealth(ps.status, state)) };
   }
 
   /**
@@ -287,6 +318,7 @@ export class ProjectServerReconciler implements Reconciler {
   }
 
   private async finalize(ps: ProjectServer, ctx: ReconcileContext): Promise<void> {
+    this.prober.forget(`ProjectServer/${ps.metadata.namespace}/${ps.metadata.name}`);
     this.o.watchReleases?.(`ProjectServer/${ps.metadata.namespace}/${ps.metadata.name}`, '', []);
     if (!(ps.metadata.finalizers ?? []).includes(FINALIZER)) return;
     const desired = desiredContainer(ps, this.o.settings);

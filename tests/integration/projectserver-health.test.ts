@@ -1,7 +1,8 @@
 // Acceptance 2 of the ProjectServer issue, on real Docker: `docker kill` → running again and
 // status updated; `docker rm -f` → recreated; a failing health check → restarted with an
-// Event; a process that keeps crashing → CrashLoopBackOff with its logs in an Event and a
-// growing back-off between restarts.
+// Event (Docker's exec check of a docker server, deployer's HTTP probe of a static one); a
+// process that keeps crashing → CrashLoopBackOff with its logs in an Event and a growing
+// back-off between restarts.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -68,6 +69,32 @@ t.test('a failing health check: the container is restarted and an Event written'
   const ev = (await h.events(NS, 'probe')).find((e: any) => e.reason === 'Restarted');
   t.ok(ev, 'a Restarted Event');
   t.match((ev as any).message, /health check failed/);
+});
+
+t.test('a static server: deployer probes it over HTTP (no Docker health check); a failing probe restarts it', async (t) => {
+  const h = await startControllers(t, ['projectserver']);
+  const name = containerName(h.installation, { namespace: NS, name: 'site' });
+  await h.store.resources.create(PS_KIND, NS, {
+    metadata: { name: 'site' },
+    spec: { serviceType: 'static', healthCheck: { httpGet: { path: '/.deployer-health' }, intervalSeconds: 1, retries: 2 } },
+  });
+  const healthy = await h.until(async () => {
+    const s = status(await h.get(NS, 'site'));
+    return s.health === 'healthy' && s;
+  }, 'healthy', 20_000);
+  t.match(healthy!.conditions.find((c: any) => c.type === 'Healthy'), { status: 'True', reason: 'HealthCheckPassing' });
+  const { stdout } = await run('docker', ['inspect', '--format', '{{json .Config.Healthcheck}}', name]);
+  t.equal(stdout.trim(), 'null', 'Docker runs no health check in the container');
+  const before = (await h.docker.inspect(name))!;
+  await h.docker.exec(before.id, ['rm', '/srv/static/.deployer-health']); // the probe now gets a 404
+  const after = await h.until(async () => {
+    const s = status(await h.get(NS, 'site'));
+    return s.restartCount === 1 && s.health === 'healthy' && s;
+  }, 'restarted (the start writes the file again) and healthy again', 20_000);
+  t.equal(after!.containerId, healthy!.containerId, 'restarted, not recreated');
+  t.match(after!.restartHistory.at(-1).reason, /health check failed 2 times in a row: GET \/\.deployer-health answered 404/);
+  const ev = (await h.events(NS, 'site')).find((e: any) => e.reason === 'Restarted');
+  t.match((ev as any)?.message, /answered 404/, 'a Restarted Event quoting the probe');
 });
 
 t.test('a process that keeps crashing: CrashLoopBackOff with its logs, back-off growing', async (t) => {

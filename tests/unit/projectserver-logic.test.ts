@@ -26,7 +26,7 @@ const ps = (spec: Partial<ProjectServer['spec']> = {}, meta: Partial<ProjectServ
 const state = containerState;
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 
-t.test('a static server: the local image, the caddy file server over its volume at /srv/static, a wget health check, init, unless-stopped', async (t) => {
+t.test('a static server: the local image, the caddy file server over its volume at /srv/static, an HTTP probe by deployer, init, unless-stopped', async (t) => {
   const d = desiredContainer(ps(), settings);
   t.equal(d.spec.name, 'dp-abcdef-team_blog');
   t.equal(d.volume, 'dp-abcdef-team_blog-data');
@@ -34,8 +34,8 @@ t.test('a static server: the local image, the caddy file server over its volume 
   t.match(d.spec.cmd!.join(' '), /caddy file-server --root \/srv\/static --listen ":\$PORT"/);
   t.same(d.spec.mounts, [{ volume: d.volume, target: '/srv/static' }]);
   t.same(d.spec.env, { PORT: '80' });
-  t.same(d.spec.healthCheck!.test.slice(0, 3), ['wget', '-q', '-O']);
-  t.match(d.spec.healthCheck!.test.at(-1), 'http://127.0.0.1:80/.deployer-health');
+  t.notOk(d.spec.healthCheck, 'no Docker health check (no runc exec every interval)');
+  t.same(d.probe, { path: '/.deployer-health', port: 80, intervalMs: 10_000, timeoutMs: 5000, retries: 3, startPeriodMs: 0 }, 'deployer probes it');
   t.same(d.spec.restartPolicy, { name: 'unless-stopped' });
   t.equal(d.spec.init, true);
   t.equal(d.spec.labels[LABELS.ownerUid], 'u-1');
@@ -51,6 +51,13 @@ t.test('the spec hash follows what Docker runs, not stopped or the history limit
   t.not(desiredContainer(ps({ port: 8080 }), settings).hash, base, 'port does');
   t.not(desiredContainer(ps({ env: [{ name: 'A', value: '1' }] }), settings).hash, base, 'env does');
   t.not(desiredContainer(ps(), { ...settings, staticImage: 'deployer/static:other' }).hash, base, 'a new static image does');
+  const probed = desiredContainer(ps({ healthCheck: { httpGet: { path: '/up', port: 81 }, intervalSeconds: 2, timeoutSeconds: 1, retries: 5, startPeriodSeconds: 4 } }), settings);
+  t.equal(probed.hash, base, 'a static server’s httpGet check does not (deployer probes it)');
+  t.same(probed.probe, { path: '/up', port: 81, intervalMs: 2000, timeoutMs: 1000, retries: 5, startPeriodMs: 4000 });
+  const exec = desiredContainer(ps({ healthCheck: { exec: { command: ['true'] } } }), settings);
+  t.not(exec.hash, base, 'an exec check does: Docker runs it');
+  t.notOk(exec.probe);
+  t.same(exec.spec.healthCheck!.test, ['true']);
 });
 
 t.test('a docker server: its image, command, exec health check, on-failure with a count, limits', async (t) => {

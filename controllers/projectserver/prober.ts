@@ -1,0 +1,176 @@
+// HTTP health probes of static servers, made by deployer itself (as kubelet probes pods)
+// instead of a Docker health check. Docker runs its checks with `runc exec` inside the
+// container: on a 2-core host about ten a second is all the machine can do, so 200 static
+// servers checked every 10 s saturated it (BENCHMARKS.md, "Full size again"). A plain HTTP GET
+// from this process to the container's address costs a fraction of a millisecond.
+//
+// The verdicts mirror Docker's health states so the rest of the controller is unchanged:
+// `starting` until the first passing probe, `healthy`, and `unhealthy` after `retries` failures
+// in a row. As with Docker, failures within the start period do not count, and failures count
+// at most once per interval; while `starting`, probes run every second (at most every
+// interval) so a server is healthy about a second after it answers, not a whole interval later.
+// A passing probe is an answer from 200 to 399 within the timeout (kubelet's rule).
+//
+// Probing runs only in the process that leads the projectserver controller: the reconciler
+// asks for a container's health (observe), which starts probing it; the controller stops them
+// all when it stops (closeAll). A verdict that changes wakes the server's key, as Docker's
+// health_status event did.
+import http from 'node:http';
+import type { ContainerState } from '../../docker/index.js';
+
+export type Health = NonNullable<ContainerState['health']>;
+
+/** What to probe and how often: a ProjectServer's httpGet health check with defaults filled in. */
+export interface ProbeSpec {
+  path: string;
+  port: number;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+/** One running container to probe. A new containerId or startedAt is a new start: `starting` again. */
+export interface ProbeTarget extends ProbeSpec {
+  containerId: string;
+  startedAt: string;
+  /** The address this process reaches the container at (its IP on a bridge network, or 127.0.0.1). */
+  address: string;
+}
+
+/** One GET: the status code, or a thrown error (refused, timed out…). */
+export type ProbeGet = (url: string, timeoutMs: number, signal: AbortSignal) => Promise<number>;
+
+export interface ProberOptions {
+  /** A verdict changed for this key. */
+  wake(key: string): void;
+  get?: ProbeGet;
+  now?: () => number;
+  /** How often a `starting` container is probed at most (default 1 s). */
+  startingEveryMs?: number;
+}
+
+interface Entry {
+  identity: string;
+  target: ProbeTarget;
+  health: Health;
+  /** No failure counts before this time (the interval since the last counted one, or the start period). */
+  countFrom: number;
+  timer?: NodeJS.Timeout;
+  abort: AbortController;
+}
+
+const MAX_OUTPUT = 500;
+
+export const httpGetStatus: ProbeGet = (url, timeoutMs, signal) =>
+  new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: { 'user-agent': 'deployer-probe', connection: 'close' }, timeout: timeoutMs, signal }, (res) => {
+      res.resume(); // the body does not matter; read it away so the socket closes
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+
+export class HttpProber {
+  private readonly entries = new Map<string, Entry>();
+  private readonly get: ProbeGet;
+  private readonly now: () => number;
+  private readonly startingEveryMs: number;
+
+  constructor(private readonly o: ProberOptions) {
+    this.get = o.get ?? httpGetStatus;
+    this.now = o.now ?? Date.now;
+    this.startingEveryMs = o.startingEveryMs ?? 1000;
+  }
+
+  /**
+   * The container's health as probed so far, and probing it from now on. A target not seen
+   * before starts as `seed` (what the stored status said about this same container start, so a
+   * restart or failover of deployer does not flip a healthy server to starting) or `starting`,
+   * and is probed at once.
+   */
+  observe(key: string, target: ProbeTarget, seed?: Health): Health {
+    const identity = `${target.containerId}|${target.startedAt}|${target.address}:${target.port}${target.path}`;
+    const had = this.entries.get(key);
+    if (had && had.identity === identity) {
+      had.target = target; // interval, timeout, retries may change without a new container
+      return had.health;
+    }
+    if (had) this.stop(had);
+    const now = this.now();
+    const entry: Entry = {
+      identity,
+      target,
+      health: seed ?? { status: 'starting', failingStreak: 0 },
+      countFrom: Math.max(now + target.intervalMs, (Date.parse(target.startedAt) || now) + target.startPeriodMs),
+      abort: new AbortController(),
+    };
+    this.entries.set(key, entry);
+    this.schedule(key, entry, 0);
+    return entry.health;
+  }
+
+  /** Stops probing the key (the container stopped, went or the server is deleted). */
+  forget(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.stop(e);
+    this.entries.delete(key);
+  }
+
+  closeAll(): void {
+    for (const e of this.entries.values()) this.stop(e);
+    this.entries.clear();
+  }
+
+  /** How many containers are being probed (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private stop(e: Entry): void {
+    clearTimeout(e.timer);
+    e.abort.abort();
+  }
+
+  private schedule(key: string, e: Entry, delayMs: number): void {
+    e.timer = setTimeout(() => void this.probe(key, e), delayMs);
+    e.timer.unref();
+  }
+
+  private async probe(key: string, e: Entry): Promise<void> {
+    const t = e.target;
+    let failure: string | undefined;
+    try {
+      const code = await this.get(`http://${t.address}:${t.port}${t.path}`, t.timeoutMs, e.abort.signal);
+      if (code < 200 || code >= 400) failure = `GET ${t.path} answered ${code}`;
+    } catch (err) {
+      failure = `GET ${t.path}: ${(err as Error).message}`;
+    }
+    if (e.abort.signal.aborted || this.entries.get(key) !== e) return;
+    const before = e.health.status;
+    const now = this.now();
+    if (!failure) e.health = { status: 'healthy', failingStreak: 0, lastOutput: `GET ${t.path}: passed` };
+    else if (now >= e.countFrom) {
+      const streak = e.health.failingStreak + 1;
+      e.countFrom = now + t.intervalMs - Math.min(100, t.intervalMs / 10); // timers drift; the next regular probe counts
+      e.health = { status: streak >= t.retries ? 'unhealthy' : e.health.status, failingStreak: streak, lastOutput: failure.slice(0, MAX_OUTPUT) };
+    } else e.health = { ...e.health, lastOutput: failure.slice(0, MAX_OUTPUT) };
+    if (e.health.status !== before) this.o.wake(key);
+    this.schedule(key, e, e.health.status === 'starting' ? Math.min(this.startingEveryMs, t.intervalMs) : t.intervalMs);
+  }
+}
+
+/**
+ * What the stored status said about this same container start (same id and start time): the
+ * verdict a process that probed it before reached, so adopting it again changes nothing until
+ * a probe of this process disagrees. Undefined when the status is about another start.
+ */
+export function seedHealth(status: { containerId?: string; startedAt?: string; lastHealthIssue?: string; conditions?: { type: string; status: string; reason?: string }[] } | undefined, state: ContainerState): Health | undefined {
+  if (!status || status.containerId !== state.id || status.startedAt !== state.startedAt) return undefined;
+  const healthy = status.conditions?.find((c) => c.type === 'Healthy');
+  if (healthy?.status === 'True' && healthy.reason === 'HealthCheckPassing') return { status: 'healthy', failingStreak: 0 };
+  return undefined;
+}

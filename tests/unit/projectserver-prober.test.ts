@@ -1,0 +1,155 @@
+// controllers/projectserver/prober.ts: deployer's own HTTP probes of static servers, with
+// Docker's health semantics — starting until a pass, unhealthy after `retries` counted failures,
+// failures counted at most once per interval and not within the start period, quick probes
+// while starting, a new container start resets, a seed keeps an adopted server's verdict, and
+// a changed verdict wakes the key. A fake GET and short intervals; httpGetStatus against a
+// loopback server.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { HttpProber, httpGetStatus, seedHealth, type ProbeTarget } from '../../controllers/projectserver/prober.js';
+import { containerState } from '../helpers/container-state.js';
+
+const STARTED = new Date().toISOString();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const target = (over: Partial<ProbeTarget> = {}): ProbeTarget => ({
+  path: '/.deployer-health',
+  port: 80,
+  intervalMs: 100,
+  timeoutMs: 50,
+  retries: 3,
+  startPeriodMs: 0,
+  containerId: 'c1',
+  startedAt: STARTED,
+  address: '10.0.0.2',
+  ...over,
+});
+const until = async (f: () => boolean, what: string, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+};
+
+function fake() {
+  const calls: string[] = [];
+  let answer: number | Error = 200;
+  return {
+    calls,
+    set: (a: number | Error) => (answer = a),
+    get: async (url: string) => {
+      calls.push(url);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+  };
+}
+
+t.test('starting → healthy at the first pass, probed at once; the key woken once', async (t) => {
+  const f = fake();
+  const woke: string[] = [];
+  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
+  t.teardown(() => p.closeAll());
+  t.same(p.observe('k', target()), { status: 'starting', failingStreak: 0 });
+  await until(() => woke.length === 1, 'a wake');
+  t.same(f.calls[0], 'http://10.0.0.2:80/.deployer-health');
+  t.match(p.observe('k', target()), { status: 'healthy', failingStreak: 0 });
+  await sleep(250);
+  t.same(woke, ['k'], 'no wake while the verdict stays');
+});
+
+t.test('failures: counted once per interval, unhealthy after `retries`, healthy again on a pass', async (t) => {
+  const f = fake();
+  const woke: string[] = [];
+  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
+  t.teardown(() => p.closeAll());
+  p.observe('k', target());
+  await until(() => woke.length === 1, 'healthy');
+  f.set(503);
+  const from = Date.now();
+  await until(() => woke.length === 2, 'unhealthy', 5000);
+  const h = p.observe('k', target());
+  t.match(h, { status: 'unhealthy', failingStreak: 3, lastOutput: 'GET /.deployer-health answered 503' });
+  t.ok(Date.now() - from >= 150, 'three failures take about two intervals or more, not three quick probes');
+  f.set(new Error('connect ECONNREFUSED'));
+  await sleep(150);
+  t.match(p.observe('k', target()), { status: 'unhealthy', lastOutput: /ECONNREFUSED/ });
+  f.set(302);
+  await until(() => woke.length === 3, 'healthy again');
+  t.match(p.observe('k', target()), { status: 'healthy', failingStreak: 0 });
+});
+
+t.test('while starting, quick probes pass early but failures count only per interval and not in the start period', async (t) => {
+  const f = fake();
+  f.set(new Error('refused'));
+  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
+  t.teardown(() => p.closeAll());
+  p.observe('k', target({ intervalMs: 1000, startPeriodMs: 0 }));
+  await sleep(300);
+  t.ok(f.calls.length >= 10, `probed quickly while starting (${f.calls.length} probes)`);
+  t.match(p.observe('k', target({ intervalMs: 1000 })), { status: 'starting', failingStreak: 0, lastOutput: /refused/ }, 'no failure counted within the first interval');
+  f.set(200);
+  await sleep(50);
+  t.match(p.observe('k', target({ intervalMs: 1000 })), { status: 'healthy' }, 'a pass counts at once');
+
+  const g = fake();
+  g.set(500);
+  const q = new HttpProber({ wake: () => {}, get: g.get, startingEveryMs: 10 });
+  t.teardown(() => q.closeAll());
+  const now = new Date().toISOString(); // the start period counts from the container's start
+  q.observe('k', target({ startPeriodMs: 400, retries: 1, startedAt: now }));
+  await sleep(250);
+  const health = () => q.observe('k', target({ startPeriodMs: 400, retries: 1, startedAt: now }));
+  t.match(health(), { status: 'starting', failingStreak: 0 }, 'nothing counts within the start period');
+  await until(() => health().status === 'unhealthy', 'unhealthy after the start period');
+});
+
+t.test('a new container start resets; a seed is kept until a probe disagrees; forget and closeAll stop probing', async (t) => {
+  const f = fake();
+  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
+  t.teardown(() => p.closeAll());
+  const first = target();
+  t.same(p.observe('k', first, { status: 'healthy', failingStreak: 0 }), { status: 'healthy', failingStreak: 0 }, 'seeded');
+  f.set(500);
+  await sleep(30);
+  t.match(p.observe('k', first), { status: 'healthy', failingStreak: 0 }, 'a failure within the first interval does not count against the seed');
+  t.match(p.observe('k', { ...first, startedAt: new Date(Date.now() + 1).toISOString() }), { status: 'starting', failingStreak: 0 }, 'restarted: starting again');
+  t.match(p.observe('k', { ...first, containerId: 'c2' }), { status: 'starting' }, 'recreated: starting again');
+  t.equal(p.size, 1);
+  p.forget('k');
+  t.equal(p.size, 0);
+  const n = f.calls.length;
+  p.observe('a', target());
+  p.observe('b', target());
+  p.closeAll();
+  await sleep(100);
+  t.ok(f.calls.length <= n + 2, 'no probes after closeAll');
+  t.equal(p.size, 0);
+});
+
+t.test('seedHealth: only a passing verdict about this same container start', async (t) => {
+  const st = containerState({ id: 'c1', startedAt: '2026-01-01T00:00:00Z' });
+  const healthy = { containerId: 'c1', startedAt: '2026-01-01T00:00:00Z', conditions: [{ type: 'Healthy', status: 'True', reason: 'HealthCheckPassing' }] };
+  t.same(seedHealth(healthy, st), { status: 'healthy', failingStreak: 0 });
+  t.equal(seedHealth({ ...healthy, startedAt: '2026-01-01T00:00:09Z' }, st), undefined, 'another start');
+  t.equal(seedHealth({ ...healthy, containerId: 'c0' }, st), undefined, 'another container');
+  t.equal(seedHealth({ ...healthy, conditions: [{ type: 'Healthy', status: 'False', reason: 'HealthCheckFailing' }] }, st), undefined);
+  t.equal(seedHealth(undefined, st), undefined);
+});
+
+t.test('httpGetStatus: the status code of a real GET, a timeout and a refusal as errors', async (t) => {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/slow') return; // never answers
+    res.writeHead(req.url === '/ok' ? 200 : 404).end('x'.repeat(100_000));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const port = (server.address() as AddressInfo).port;
+  const signal = new AbortController().signal;
+  t.equal(await httpGetStatus(`http://127.0.0.1:${port}/ok`, 1000, signal), 200);
+  t.equal(await httpGetStatus(`http://127.0.0.1:${port}/nope`, 1000, signal), 404);
+  await t.rejects(httpGetStatus(`http://127.0.0.1:${port}/slow`, 100, signal), /no answer within 100 ms/);
+  server.close();
+  await t.rejects(httpGetStatus(`http://127.0.0.1:${port}/ok`, 1000, signal), /ECONNREFUSED/);
+});
