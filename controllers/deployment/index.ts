@@ -43,6 +43,9 @@ export function deploymentController(deps: ControllerDeps): Controller {
     }),
     workers: 4,
     resyncMs: 60_000,
+    // a finished Deployment has nothing left to do (its reconcile returns at once): the minute's
+    // backstop need not hand thousands of them to the workers; being deleted is not finished
+    resyncFilter: (o) => !isTerminal((o as unknown as Deployment).status?.phase) || !!o.metadata.deletionTimestamp,
     baseDelayMs: 250,
     maxDelayMs: 10_000,
     clock: deps.clock,

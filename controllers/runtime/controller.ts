@@ -54,6 +54,11 @@ export interface ControllerOptions {
   store: Store;
   workers?: number;
   resyncMs?: number;
+  /**
+   * Which objects the periodic resync hands to the workers (default all), for kinds whose
+   * finished objects have nothing left to do; an operator's resync (resync()) hands them all.
+   */
+  resyncFilter?: (obj: ResourceObject) => boolean;
   clock?: Clock;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -102,10 +107,7 @@ export class Controller {
   cachedObjects(): ResourceObject[] {
     const inf = this.informer;
     if (!inf) return [];
-    return inf.keys().flatMap((k) => {
-      const o = inf.get(k);
-      return o ? [o] : [];
-    });
+    return [...inf.values()];
   }
 
   get queueDepth(): number {
@@ -121,9 +123,12 @@ export class Controller {
     const { opts } = this;
     const log = opts.log ?? (() => undefined);
     const queue = new WorkQueue({ clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs });
-    const informer = new Informer(opts.store, opts.kind, { resyncMs: opts.resyncMs, clock: opts.clock, log });
+    const informer = new Informer(opts.store, opts.kind, { resyncMs: opts.resyncMs, resyncFilter: opts.resyncFilter, clock: opts.clock, log });
     const secondary = (opts.watches ?? []).map((w) => {
-      const inf = new Informer(opts.store, w.kind, { resyncMs: opts.resyncMs, clock: opts.clock, log });
+      // no periodic resync of its own: the primary informer's resync already hands every key of
+      // this controller to the workers, and mapping every secondary key again (each a scan of
+      // the cache) made the deployment controller's idle cost grow with servers × deployments
+      const inf = new Informer(opts.store, w.kind, { resyncMs: 0, clock: opts.clock, log });
       inf.onChange((key) => {
         for (const k of w.map(key)) queue.add(k);
       });

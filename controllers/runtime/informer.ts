@@ -24,8 +24,10 @@ export function parseKey(key: string): { kind: string; namespace: string; name: 
 }
 
 export interface InformerOptions {
-  /** Every `resyncMs` every cached key is handed to the handlers again (default 10 min). */
+  /** Every `resyncMs` every cached key is handed to the handlers again (default 10 min; 0: never). */
   resyncMs?: number;
+  /** Which cached objects the periodic resync hands on (default all); resyncNow hands every one. */
+  resyncFilter?: (obj: ResourceObject) => boolean;
   clock?: Clock;
   log?: LogFn;
 }
@@ -56,6 +58,11 @@ export class Informer {
 
   get(key: string): ResourceObject | undefined {
     return this.cache.get(key);
+  }
+
+  /** The cached objects, without copying the cache. */
+  values(): IterableIterator<ResourceObject> {
+    return this.cache.values();
   }
 
   keys(): string[] {
@@ -117,9 +124,11 @@ export class Informer {
 
   private scheduleResync(): void {
     const every = this.opts.resyncMs ?? 600_000;
+    if (every === 0) return;
     this.resyncTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
-      for (const key of this.cache.keys()) this.emit(key);
+      const keep = this.opts.resyncFilter;
+      for (const [key, obj] of this.cache) if (!keep || keep(obj)) this.emit(key);
       this.scheduleResync();
     }, every);
   }

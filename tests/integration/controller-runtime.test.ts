@@ -1,5 +1,6 @@
 // The controller runtime on a real Postgres: informer → queue → reconcile, retries,
-// terminal errors, requeue, and leader election between two managers on one database.
+// terminal errors, requeue, the periodic resync (filtered; secondary kinds not resynced), and
+// leader election between two managers on one database.
 import t, { type Test } from 'tap';
 import { Controller, TerminalError, type Reconciler } from '../../controllers/runtime/controller.js';
 import { ControllerManager } from '../../controllers/runtime/manager.js';
@@ -130,4 +131,34 @@ t.test('GET /api/monitoring/leaders shows each lease and whether this process ho
   const viewer = await a.token('v', 'viewer', ['team-a']);
   t.equal((await a.request('GET', '/api/monitoring/leaders', { token: viewer })).status, 200, 'any token may read it');
   t.equal((await a.request('GET', '/api/monitoring/leaders', { token: null })).status, 401);
+});
+
+t.test('the periodic resync hands on only what resyncFilter keeps (an operator resync hands all); a secondary kind does not resync', async (t) => {
+  const a = await startApi(t);
+  for (const n of ['busy', 'done']) await a.request('PUT', `${P}/${n}`, { body: ps(n, n === 'done' ? { port: 1 } : {}) });
+  const seen: string[] = [];
+  const mapped: string[] = [];
+  const c = new Controller({
+    name: 'filter-controller',
+    kind: PS,
+    store: a.store,
+    workers: 1,
+    resyncMs: 150,
+    resyncFilter: (o) => (o.spec as { port?: number }).port !== 1,
+    reconciler: { reconcile: async (key) => void seen.push(key) },
+    watches: [{ kind: kindByName('Route')!, map: (key) => (mapped.push(key), []) }],
+  });
+  const m = new ControllerManager({ store: a.store, identity: 'f1', controllers: [c], timings: FAST });
+  m.start();
+  t.teardown(() => m.stop());
+  const made = await a.request('POST', nsPath('default', 'routes'), { body: { apiVersion: 'deployer.dev/v1', kind: 'Route', metadata: { name: 'r' }, spec: { host: 'r.example.com', projectServer: 'busy' } } });
+  t.equal(made.status, 201);
+  await until(() => seen.includes('ProjectServer/default/done') && mapped.length === 1, 5000, 'the first list of both');
+  await sleep(800); // about five resync periods
+  const count = (k: string) => seen.filter((s) => s === `ProjectServer/default/${k}`).length;
+  t.ok(count('busy') >= 3, `the kept object resynced (${count('busy')} times)`);
+  t.equal(count('done'), 1, 'the filtered one only at the first list');
+  t.equal(mapped.length, 1, 'the secondary kind was mapped once (its event), not at every resync');
+  c.resync();
+  await until(() => count('done') === 2, 2000, 'an operator resync to hand on the filtered object too');
 });
