@@ -125,14 +125,16 @@ export class ProjectServerReconciler implements Reconciler {
     const docker = this.o.docker;
     const now = () => this.o.clock.now();
     const prevBook: Bookkeeping = { ...(ps.status ?? {}), restartHistory: ps.status?.restartHistory ?? [] };
-    let state = this.probed(key, ps, desired, await docker.inspect(desired.spec.name));
+    let state = await docker.inspect(desired.spec.name);
     let book = observeDocker(prevBook, state, now());
     const actions: Action[] = [];
 
     if (state) {
       const managed = managedOf(state.labels);
-      if (!managed || managed.installation !== this.o.settings.installation)
+      if (!managed || managed.installation !== this.o.settings.installation) {
+        this.prober.forget(key);
         return this.fail(ps, ctx, book, desired.spec.image, 'NameTaken', `a container named "${desired.spec.name}" exists that deployer does not manage; remove or rename it`, secrets);
+      }
       if (managed.owner.uid !== ps.metadata.uid) {
         // left by an earlier server of the same name: ours to remove
         await docker.remove(state.id);
@@ -143,6 +145,8 @@ export class ProjectServerReconciler implements Reconciler {
         actions.push({ kind: 'recreated', reason: 'the spec changed' });
       }
     }
+    // ours and as specified: its health (deployer's own probe for a static server) decides below
+    state = this.probed(key, ps, desired, state);
 
     let waitingMs = 0;
     try {

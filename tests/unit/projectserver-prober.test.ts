@@ -153,3 +153,26 @@ t.test('httpGetStatus: the status code of a real GET, a timeout and a refusal as
   server.close();
   await t.rejects(httpGetStatus(`http://127.0.0.1:${port}/ok`, 1000, signal), /ECONNREFUSED/);
 });
+
+t.test('httpGetStatus keeps one connection alive across probes, and retries once when the server dropped it', async (t) => {
+  let connections = 0;
+  let dropSecond = false;
+  const server = http.createServer((req, res) => {
+    const n = ((req.socket as any).requests = ((req.socket as any).requests ?? 0) + 1);
+    if (dropSecond && n === 2) return req.socket.destroy(); // as a server whose idle timeout just fired
+    res.end('ok');
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.deployer-health`;
+  const signal = new AbortController().signal;
+  for (let i = 0; i < 5; i++) t.equal(await httpGetStatus(url, 1000, signal), 200);
+  t.equal(connections, 1, 'five probes, one connection');
+  server.closeAllConnections();
+  await sleep(20);
+  dropSecond = true;
+  t.equal(await httpGetStatus(url, 1000, signal), 200, 'first request on a new connection');
+  t.equal(await httpGetStatus(url, 1000, signal), 200, 'the reused connection is dropped: retried on a new one, and passes');
+  t.equal(connections, 3);
+});
