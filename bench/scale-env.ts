@@ -148,11 +148,12 @@ export const serverName = (i: number) => `site-${String(i).padStart(4, '0')}`;
  * by a PATCH of the status subresource, as the deployment controller would have left them:
  * this runs while no controller does, so no release is built. Returns ms taken.
  */
-export async function seed(api: BenchApi, mix: Mix, concurrency: number, log: (m: string) => void): Promise<number> {
+/** `serverSpec` is merged into each ProjectServer's spec (e.g. a slower health check). */
+export async function seed(api: BenchApi, mix: Mix, concurrency: number, log: (m: string) => void, serverSpec: Record<string, unknown> = {}): Promise<number> {
   const t0 = performance.now();
   const servers = Array.from({ length: mix.servers }, (_, i) => i);
   await inParallel(servers, concurrency, (i) =>
-    api.put(nsOf(i), 'projectservers', { kind: 'ProjectServer', metadata: { name: serverName(i) }, spec: { serviceType: 'static' } }),
+    api.put(nsOf(i), 'projectservers', { kind: 'ProjectServer', metadata: { name: serverName(i) }, spec: { serviceType: 'static', ...serverSpec } }),
   );
   log(`seed: ${mix.servers} ProjectServers`);
   const routes = Array.from({ length: mix.routes }, (_, j) => j);

@@ -2,6 +2,7 @@
 // latency, full resync, RSS, idle CPU, and reconvergence after a SIGKILL restart.
 //
 //   node --import tsx bench/scale.ts [--containers=200] [--resources=10000] [--settle-seconds=60] [--idle-seconds=120] [--watch-writes=200]
+//                                     [--probe-interval=N]   (the servers' health check every N s instead of 10)
 //
 // Without DATABASE_URL it starts its own PostgreSQL (embedded, temporary data dir, a free
 // loopback port); with DATABASE_URL (a user who may CREATE DATABASE) it uses that server.
@@ -59,6 +60,8 @@ const CONTAINERS = arg('containers', 200);
 const RESOURCES = arg('resources', 10_000);
 const IDLE_S = arg('idle-seconds', 120);
 const SETTLE_S = arg('settle-seconds', 60);
+/** 0: the servers' default health check (deployer's HTTP probe every 10 s); N: every N s. */
+const PROBE_S = process.argv.some((x) => x.startsWith('--probe-interval=')) ? arg('probe-interval', 10) : 0;
 const WATCH_WRITES = arg('watch-writes', 200);
 const DEADLINE_MS = 45 * 60_000;
 const GOALS = { listMs: 1000, resyncMs: 5000, rssMB: 300, idleCpuPct: 1, adoptMs: 10_000 };
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
     deployer = startDeployer({ ...env, DEPLOYER_CONTROLLERS: 'none' }, port, logFile);
     await deployer.waitReady(120_000);
     api = new BenchApi(deployer.url, token);
-    const seedMs = await seed(api, mix, 8, log);
+    const seedMs = await seed(api, mix, 8, log, PROBE_S ? { healthCheck: { httpGet: { path: '/.deployer-health' }, intervalSeconds: PROBE_S } } : {});
     log(`seeded ${RESOURCES} objects in ${(seedMs / 1000).toFixed(1)} s; restarting deployer with every controller`);
     await deployer.kill('SIGTERM');
     const t0 = now();
@@ -370,7 +373,7 @@ async function main(): Promise<void> {
     L.push(`objects: ${mix.servers} ProjectServers in ${mix.namespaces} namespaces, ${mix.routes} Routes, ${mix.deployments} Deployments (terminal), ${mix.events} Events = ${RESOURCES}; seeded in ${fmt(seedMs / 1000, 1)} s`);
     L.push(`convergence after the start with controllers, s: ready ${fmt(conv.ready / 1000, 1)}, ${mix.servers} running ${fmt(conv.running / 1000, 1)}, all healthy ${fmt(conv.healthy / 1000, 1)}, all Routes ready ${fmt(conv.routesReady / 1000, 1)}, queues empty ${fmt(conv.quiet / 1000, 1)}`);
     L.push('');
-    L.push(`(1) idle ${fmt(idle.seconds, 1)} s (load ${idle.load}): deployer ${fmt(idle.cpuPctOfCore, 2)}% of a core; machine ${fmt(idle.machineCores, 2)} cores; RSS ${fmt(idle.rssMiB)} MiB (peak ${fmt(idle.hwmMiB)}), ${idle.threads} threads; reconciles in the window ${JSON.stringify(idle.reconciles)}`);
+    L.push(`(1) idle ${fmt(idle.seconds, 1)} s (load ${idle.load}; health probes every ${PROBE_S || 10} s): deployer ${fmt(idle.cpuPctOfCore, 2)}% of a core; machine ${fmt(idle.machineCores, 2)} cores; RSS ${fmt(idle.rssMiB)} MiB (peak ${fmt(idle.hwmMiB)}), ${idle.threads} threads; reconciles in the window ${JSON.stringify(idle.reconciles)}`);
     L.push('');
     L.push('(2) paged list, all namespaces, limit=500, ms');
     L.push(table([['round (load)', 'total', ...PLURALS], ...lists.map((l, i) => [`${i + 1} (${l.load.split(' ')[0]})`, fmt(l.total), ...PLURALS.map((p) => `${fmt(l.kinds[p].ms)} (${l.kinds[p].items} in ${l.kinds[p].pages})`)])]));
