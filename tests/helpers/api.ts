@@ -83,6 +83,40 @@ export function ps(name: string, spec: Record<string, unknown> = {}, metadata: R
   return { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', metadata: { name, ...metadata }, spec: { serviceType: 'static', ...spec } };
 }
 
+/**
+ * Reads a streamed response body frame by frame (frames end with `sep`: "\n" for lines, "\n\n"
+ * for SSE), handing each to `onFrame`. `done` settles when the body ends or the request is
+ * aborted; `ended()` says whether the server ended it. A non-200 response is not read.
+ */
+export function readFrames(res: Response, sep: string, onFrame: (frame: string) => void): { done: Promise<void>; ended: () => boolean } {
+  let ended = false;
+  const done = (async () => {
+    if (res.status !== 200) return;
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done: end } = await reader.read();
+        if (end) {
+          ended = true;
+          return;
+        }
+        buf += dec.decode(value, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf(sep)) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + sep.length);
+          onFrame(frame);
+        }
+      }
+    } catch {
+      // aborted by the caller
+    }
+  })();
+  return { done, ended: () => ended };
+}
+
 /** Reads a newline-delimited watch stream; `events` fills as lines arrive. */
 export async function openWatch(url: string, path: string, token: string, accept = 'application/json') {
   const ac = new AbortController();

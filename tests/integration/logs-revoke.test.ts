@@ -5,7 +5,7 @@
 import t from 'tap';
 import { REVOKED_LINE } from '../../api/routes/logs.js';
 import { containerLogSource, containerName } from '../../docker/index.js';
-import { startApi, nsPath, type TestApi } from '../helpers/api.js';
+import { nsPath, readFrames, startApi, type TestApi } from '../helpers/api.js';
 import { startControllers } from '../helpers/controllers.js';
 import { SERVER } from '../helpers/deployments.js';
 
@@ -24,36 +24,13 @@ async function follow(api: TestApi, token: string, label: string): Promise<Follo
   const ac = new AbortController();
   const res = await fetch(`${api.url}${nsPath(NS)}/talker/log?follow=true&tailLines=1`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
   const lines: string[] = [];
-  let ended = false;
-  const done = (async () => {
-    if (res.status !== 200) return;
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) {
-          ended = true;
-          return;
-        }
-        buf += dec.decode(value, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          lines.push(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
+  const { done, ended } = readFrames(res, '\n', (line) => lines.push(line));
   return {
     label,
     status: res.status,
     lines,
     get ended() {
-      return ended;
+      return ended();
     },
     close: async () => {
       ac.abort();

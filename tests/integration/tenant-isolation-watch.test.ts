@@ -8,7 +8,7 @@
 // The dashboard's page and assets carry no data. A token revoked while its watches are open
 // (here or in another process) ends them within seconds, with a 401 ERROR event.
 import t from 'tap';
-import { startApi, type TestApi } from '../helpers/api.js';
+import { readFrames, startApi, type TestApi } from '../helpers/api.js';
 
 const G = '/apis/deployer.dev/v1';
 const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io';
@@ -59,41 +59,18 @@ async function open(api: TestApi, o: { label: string; principal: Principal; plur
   const accept = o.headers?.accept ?? 'application/json';
   const res = await fetch(api.url + o.path, { headers: { authorization: `Bearer ${o.token}`, accept, ...o.headers }, signal: ac.signal });
   const events: any[] = [];
-  let ended = false;
   const sse = accept === 'text/event-stream';
-  const done = (async () => {
-    if (res.status !== 200) return;
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) {
-          ended = true;
-          return;
-        }
-        buf += dec.decode(value, { stream: true });
-        const sep = sse ? '\n\n' : '\n';
-        let i: number;
-        while ((i = buf.indexOf(sep)) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + sep.length);
-          if (!frame.trim()) continue;
-          const data = sse ? frame.split('\n').find((l) => l.startsWith('data: '))?.slice(6) : frame;
-          if (data) events.push(JSON.parse(data));
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
+  const { done, ended } = readFrames(res, sse ? '\n\n' : '\n', (frame) => {
+    if (!frame.trim()) return;
+    const data = sse ? frame.split('\n').find((l) => l.startsWith('data: '))?.slice(6) : frame;
+    if (data) events.push(JSON.parse(data));
+  });
   return {
     ...o,
     status: res.status,
     events,
     get ended() {
-      return ended;
+      return ended();
     },
     close: async () => {
       ac.abort();
