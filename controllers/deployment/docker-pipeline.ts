@@ -6,7 +6,8 @@
 //   pulling_source     the image and the slots recorded (previous: what runs now)
 //   copying_files      the new container created and started (the server's exact container
 //                      spec with the new image, so the projectserver controller adopts it) and
-//                      waited for: running, healthy if it has a health check, answering HTTP
+//                      waited for: running, passing its health check if it has one (Docker's
+//                      for exec, a GET for httpGet), answering HTTP
 //   creating_symlinks  nothing to link (skipped)
 //   updating_routes    status.services.site names the new image and slot; wait until the
 //                      proxy's config dials the new container for every Route of the server
@@ -20,6 +21,7 @@ import { CaddyProxy, dialsByRoute } from '../../proxy/index.js';
 import type { Deployment, ProjectServer, Route } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import { desiredContainer, liveRelease, slotName, type Release } from '../projectserver/container-spec.js';
+import { httpGetStatus, type ProbeSpec } from '../projectserver/prober.js';
 import { routeId } from '../route/desired.js';
 import { PROXY_PORTS } from '../route/proxy-container.js';
 import type { FaultHook } from '../runtime/fault.js';
@@ -28,6 +30,17 @@ import { deadlineOf } from './logic.js';
 import { HEALTH_WINDOW_MS, sleep, type Metadata, type Step } from './pipeline.js';
 
 const ROUTE = kindByName('Route')!;
+
+/** One GET as the server's prober makes it: undefined when it answers 200–399, else what happened. */
+async function passes(url: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    const code = await httpGetStatus(url, timeoutMs, signal);
+    return code >= 200 && code < 400 ? undefined : `answered ${code}`;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return (err as Error).message;
+  }
+}
 const POLL_MS = 100;
 /** After the proxy switched, how long requests already on their way to the old container get to finish. */
 export const DRAIN_MS = 1500;
@@ -135,7 +148,7 @@ export class DockerPipeline {
     let problem = 'not checked yet';
     for (;;) {
       st = await this.o.docker.inspect(desired.spec.name);
-      problem = await this.containerProblem(run, st);
+      problem = await this.containerProblem(run, st, desired.probe);
       if (!problem) return { kind: 'next', phase: 'updating_routes', message: `${desired.spec.name} runs ${plan.image} and answers` };
       if (st && (!st.running || st.restartCount > 0)) break; // it exited once: it is not ready, whatever Docker does next
       if (Date.now() >= until) break;
@@ -145,13 +158,23 @@ export class DockerPipeline {
     return { kind: 'fail', reason: 'ContainerUnhealthy', message: `the new container never became ready (${problem}); it took no traffic${logs ? `; last log lines:\n${logs}` : ''}` };
   }
 
-  private async containerProblem(run: DockerRun, st: ContainerState | null): Promise<string> {
+  /**
+   * What keeps the new container from taking traffic ('' when nothing): not running, its Docker
+   * health check (exec) not healthy, its httpGet health check (which deployer probes, so Docker
+   * has none) not passing, or the Deployment's own check not answered.
+   */
+  private async containerProblem(run: DockerRun, st: ContainerState | null, serverProbe: ProbeSpec | undefined): Promise<string> {
     if (!st) return 'the container is gone';
     if (!st.running) return `it exited with code ${st.exitCode}`;
     if (st.health && st.health.status !== 'healthy') return `its health check is ${st.health.status}`;
     const address = st.addresses?.[this.o.network];
+    if (!address) return 'no address yet';
+    if (serverProbe) {
+      const problem = await passes(`http://${address}:${serverProbe.port}${serverProbe.path}`, serverProbe.timeoutMs, run.signal);
+      if (problem) return `its health check does not pass (GET ${serverProbe.path}: ${problem})`;
+    }
     const port = run.ps.spec.port;
-    if (!address || !port) return address ? '' : 'no address yet';
+    if (!port) return '';
     const problem = await probe({ label: 'the new container', base: `http://${address}:${port}` }, this.expectation(run.d), run.signal);
     return problem ?? '';
   }

@@ -56,8 +56,8 @@ export interface DesiredContainer {
   spec: ContainerSpec;
   hash: string;
   /**
-   * A static server's httpGet health check, which deployer makes itself over HTTP (prober.ts)
-   * instead of Docker; not part of the hash, so changing it recreates nothing.
+   * The httpGet health check, which deployer makes itself over HTTP (prober.ts) instead of
+   * Docker; not part of the hash, so changing it recreates nothing.
    */
   probe?: ProbeSpec;
   volume: string;
@@ -112,8 +112,9 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
   const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` } } : undefined);
   let healthCheck: ContainerSpec['healthCheck'];
   let probe: ProbeSpec | undefined;
-  if (hc?.httpGet && isStatic) {
-    // deployer probes it over HTTP (prober.ts): no Docker health check, so not in the hash either
+  if (hc?.httpGet) {
+    // deployer probes it over HTTP (prober.ts): no Docker health check (and no wget needed in the
+    // image), so not in the hash either
     probe = {
       path: hc.httpGet.path,
       port: hc.httpGet.port ?? port ?? 80,
@@ -124,12 +125,8 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
     };
   } else if (hc) {
     const timeoutS = hc.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
-    const test = hc.exec
-      ? hc.exec.command
-      : // no -T: Debian's static busybox 1.35 wget segfaults with it; Docker's timeout applies
-        ['wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${hc.httpGet!.port ?? port ?? 80}${hc.httpGet!.path}`];
     healthCheck = {
-      test,
+      test: hc.exec!.command,
       intervalMs: (hc.intervalSeconds ?? DEFAULTS.intervalSeconds) * 1000,
       timeoutMs: timeoutS * 1000,
       retries: hc.retries ?? DEFAULTS.retries,

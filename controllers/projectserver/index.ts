@@ -1,6 +1,6 @@
 // The projectserver controller: ProjectServer objects plus their containers' Docker events
 // (die, start, health_status, destroy, oom, stop) and the verdicts of deployer's own HTTP
-// probes of static servers (prober.ts) feed one work queue, so a killed, removed or unhealthy
+// probes of httpGet health checks (prober.ts) feed one work queue, so a killed, removed or unhealthy
 // container is looked at within milliseconds; the resync is only a backstop.
 import { managedOf } from '../../docker/index.js';
 import { kindByName } from '../../resources/index.js';
@@ -29,7 +29,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
     clock,
     log: (m, e) => deps.log(m, e, { controller: 'projectserver' }),
   });
-  // health probes of static servers, from the leading process only: closed when the controller stops
+  // httpGet health probes, from the leading process only: closed when the controller stops
   const prober = new HttpProber({ wake: (key) => controller.enqueue(key) });
   const watchers = new ReleaseWatchers(docker.runtime, (key) => controller.enqueue(key), (m, e) => deps.log(m, e, { controller: 'projectserver' }));
   const controller: Controller = new Controller({

@@ -1,6 +1,7 @@
-// HTTP health probes of static servers, made by deployer itself (as kubelet probes pods)
-// instead of a Docker health check. Docker runs its checks with `runc exec` inside the
-// container: on a 2-core host about ten a second is all the machine can do, so 200 static
+// The httpGet health checks of ProjectServers (every static server's default among them), made
+// by deployer itself (as kubelet probes pods) instead of a Docker health check. Docker runs its
+// checks with `runc exec` inside the container (and an httpGet check needed a wget in the
+// image): on a 2-core host about ten a second is all the machine can do, so 200 static
 // servers checked every 10 s saturated it (BENCHMARKS.md, "Full size again"). An HTTP GET from
 // this process to the container's address, on a kept-alive connection, costs far less.
 //
@@ -59,9 +60,13 @@ interface Entry {
   countFrom: number;
   timer?: NodeJS.Timeout;
   abort: AbortController;
+  /** observe() is still waiting for the first probe and reads its verdict itself: no wake. */
+  quiet: boolean;
 }
 
 const MAX_OUTPUT = 500;
+/** How long observe() waits for a new container's first probe before it answers `starting`. */
+export const FIRST_PROBE_WAIT_MS = 1000;
 
 /**
  * Kept-alive connections to the servers: a new TCP connection per probe (handshake, conntrack
@@ -118,10 +123,10 @@ export class HttpProber {
   /**
    * The container's health as probed so far, and probing it from now on. A target not seen
    * before starts as `seed` (what the stored status said about this same container start, so a
-   * restart or failover of deployer does not flip a healthy server to starting) or `starting`,
-   * and is probed at once.
+   * restart or failover of deployer does not flip a healthy server to starting) or what its
+   * first probe finds.
    */
-  observe(key: string, target: ProbeTarget, seed?: Health): Health {
+  async observe(key: string, target: ProbeTarget, seed?: Health): Promise<Health> {
     const identity = `${target.containerId}|${target.startedAt}|${target.address}:${target.port}${target.path}`;
     const had = this.entries.get(key);
     if (had && had.identity === identity) {
@@ -136,9 +141,17 @@ export class HttpProber {
       health: seed ?? { status: 'starting', failingStreak: 0 },
       countFrom: Math.max(now + target.intervalMs, (Date.parse(target.startedAt) || now) + target.startPeriodMs),
       abort: new AbortController(),
+      quiet: true,
     };
     this.entries.set(key, entry);
-    this.schedule(key, entry, 0);
+    // The first probe is awaited (up to FIRST_PROBE_WAIT_MS): a container that answers is healthy
+    // in this very pass — a docker server's new release, which its deployment just checked, does
+    // not flap to `starting` when it goes live. What it finds later wakes the key as usual.
+    const first = this.probe(key, entry);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((r) => (timer = setTimeout(r, FIRST_PROBE_WAIT_MS)))]);
+    clearTimeout(timer);
+    entry.quiet = false;
     return entry.health;
   }
 
@@ -188,7 +201,7 @@ export class HttpProber {
       e.countFrom = now + t.intervalMs - Math.min(100, t.intervalMs / 10); // timers drift; the next regular probe counts
       e.health = { status: streak >= t.retries ? 'unhealthy' : e.health.status, failingStreak: streak, lastOutput: failure.slice(0, MAX_OUTPUT) };
     } else e.health = { ...e.health, lastOutput: failure.slice(0, MAX_OUTPUT) };
-    if (e.health.status !== before) this.o.wake(key);
+    if (e.health.status !== before && !e.quiet) this.o.wake(key);
     this.schedule(key, e, e.health.status === 'starting' ? Math.min(this.startingEveryMs, t.intervalMs) : t.intervalMs);
   }
 }

@@ -49,8 +49,8 @@ export interface ProjectServerReconcilerOptions {
    */
   watchReleases?(key: string, volume: string, services: string[]): void;
   /**
-   * Probes static servers' httpGet health checks over HTTP (their containers have no Docker
-   * health check); default: one of its own, which wakes nothing (the resync is the backstop).
+   * Probes httpGet health checks over HTTP (those containers have no Docker health check);
+   * default: one of its own, which wakes nothing (the resync is the backstop).
    */
   prober?: HttpProber;
 }
@@ -145,8 +145,8 @@ export class ProjectServerReconciler implements Reconciler {
         actions.push({ kind: 'recreated', reason: 'the spec changed' });
       }
     }
-    // ours and as specified: its health (deployer's own probe for a static server) decides below
-    state = this.probed(key, ps, desired, state);
+    // ours and as specified: its health (deployer's own probe for an httpGet check) decides below
+    state = await this.probed(key, ps, desired, state);
 
     let waitingMs = 0;
     try {
@@ -202,7 +202,7 @@ export class ProjectServerReconciler implements Reconciler {
       throw err;
     }
 
-    if (actions.length) state = this.probed(key, ps, desired, await docker.inspect(desired.spec.name));
+    if (actions.length) state = await this.probed(key, ps, desired, await docker.inspect(desired.spec.name));
     book = observeDocker(book, state, now());
     let healRetry: number | undefined;
     if (ps.spec.serviceType === 'docker') await this.removeStraySlots(ps, desired.spec.name);
@@ -242,11 +242,11 @@ export class ProjectServerReconciler implements Reconciler {
   }
 
   /**
-   * The container's state with the health deployer's own probe reports, for a static server
-   * whose httpGet check deployer makes (desired.probe); probing starts for a running container
+   * The container's state with the health deployer's own probe reports, for a server whose
+   * httpGet check deployer makes (desired.probe); probing starts for a running container
    * and stops otherwise. Other containers: as Docker reports them.
    */
-  private probed(key: string, ps: ProjectServer, desired: DesiredContainer, state: ContainerState | null): ContainerState | null {
+  private async probed(key: string, ps: ProjectServer, desired: DesiredContainer, state: ContainerState | null): Promise<ContainerState | null> {
     const spec = desired.probe;
     if (!spec || !state?.running || !state.startedAt || ps.spec.stopped) {
       this.prober.forget(key);
@@ -260,7 +260,7 @@ export class ProjectServerReconciler implements Reconciler {
       return { ...state, health: { status: 'starting', failingStreak: 0, lastOutput: 'the container has no network address yet' } };
     }
     const target = { ...spec, containerId: state.id, startedAt: state.startedAt, address };
-    return { ...state, health: this.prober.observe(key, target, seedHealth(ps.status, state)) };
+    return { ...state, health: await this.prober.observe(key, target, seedHealth(ps.status, state)) };
   }
 
   /**

@@ -88,12 +88,12 @@ export async function helperContainers(e: DeployEnv): Promise<string[]> {
 }
 
 /** An image FROM scratch (deployer-test/app) whose httpd on :8080 serves `text` at `/`, or whose command fails. */
-export async function appImage(docker: DockerRuntime, text: string, fail = false): Promise<string> {
+export async function appImage(docker: DockerRuntime, text: string, fail = false, files: Record<string, string> = {}): Promise<string> {
   const base = staticImage();
   return docker.ensureImage({
     ...base,
     repository: 'deployer-test/app',
-    files: { ...base.files, '/www/index.html': { content: text } },
+    files: { ...base.files, '/www/index.html': { content: text }, ...Object.fromEntries(Object.entries(files).map(([p, content]) => [`/www/${p}`, { content }])) },
     cmd: fail ? ['sh', '-c', 'echo "cannot start: no config" >&2; exit 3'] : ['httpd', '-f', '-p', '8080', '-h', '/www'],
   });
 }

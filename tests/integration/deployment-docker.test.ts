@@ -1,6 +1,9 @@
 // Docker servers deploy blue/green: the new image starts beside the old one, takes traffic
-// only once it answers, and the old container goes; a new container that fails never takes
-// traffic.
+// only once it answers (and passes the server's httpGet health check, which deployer probes:
+// no Docker health check, no wget needed), and the old container goes; a new container that
+// fails never takes traffic.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { containerName } from '../../docker/index.js';
 import { startControllers } from '../helpers/controllers.js';
@@ -55,4 +58,34 @@ t.test('blue/green deployments of a docker server', async (t) => {
   ps = await h.get(NS, 'api');
   t.match(st(ps).services.site, { deployment: 'two', image: v2, slot: 'a' });
   t.equal(st(ps).health, 'healthy');
+});
+
+t.test('a docker server’s httpGet health check: probed by deployer, and a new release takes traffic only once it passes', async (t) => {
+  const h = await startControllers(t, ['projectserver', 'route', 'deployment']);
+  const [up0, noUp, up1] = await Promise.all([
+    appImage(h.docker, 'up v0', false, { 'up.txt': 'ok' }),
+    appImage(h.docker, 'no up'),
+    appImage(h.docker, 'up v1', false, { 'up.txt': 'ok' }),
+  ]);
+  const check = { httpGet: { path: '/up.txt', port: 8080 }, intervalSeconds: 1 };
+  await h.store.resources.create(SERVER, NS, { metadata: { name: 'probed' }, spec: { serviceType: 'docker', image: up0, port: 8080, healthCheck: check } });
+  await h.store.resources.create(ROUTE, NS, { metadata: { name: 'probed' }, spec: { host: 'probed.test', projectServer: 'probed' } });
+  await h.until(async () => st(await h.get(NS, 'probed')).health === 'healthy', 'healthy by the probe', 30_000);
+  const base = containerName(h.installation, { namespace: NS, name: 'probed' });
+  const { stdout } = await promisify(execFile)('docker', ['inspect', '--format', '{{json .Config.Healthcheck}}', base]);
+  t.equal(stdout.trim(), 'null', 'Docker runs no health check in the container');
+  const port = await proxyPort(h);
+  await h.until(async () => (await site(port, 'probed.test')).body === 'up v0', 'v0 through the proxy', 30_000);
+
+  await deploy(h, NS, 'no-up', 'probed', { image: { name: noUp } }, { progressDeadlineSeconds: 15 });
+  let d = await settled(h, NS, 'no-up');
+  t.equal(st(d).phase, 'failed');
+  t.match(st(d).message, /its health check does not pass \(GET \/up\.txt: answered 404\)/);
+  t.equal((await site(port, 'probed.test')).body, 'up v0', 'the release failing its check never took traffic');
+
+  await deploy(h, NS, 'up', 'probed', { image: { name: up1 } });
+  d = await settled(h, NS, 'up');
+  t.equal(st(d).phase, 'active', st(d).message);
+  t.equal((await site(port, 'probed.test')).body, 'up v1');
+  await h.until(async () => st(await h.get(NS, 'probed')).health === 'healthy', 'the new release healthy by the probe', 30_000);
 });

@@ -58,6 +58,9 @@ t.test('the spec hash follows what Docker runs, not stopped or the history limit
   t.not(exec.hash, base, 'an exec check does: Docker runs it');
   t.notOk(exec.probe);
   t.same(exec.spec.healthCheck!.test, ['true']);
+  const app = desiredContainer(ps({ serviceType: 'docker', image: 'app:1', port: 8080, healthCheck: { httpGet: { path: '/healthz' } } }), settings);
+  t.notOk(app.spec.healthCheck, 'a docker server’s httpGet check is deployer’s too (no wget needed in the image)');
+  t.same(app.probe, { path: '/healthz', port: 8080, intervalMs: 10_000, timeoutMs: 5000, retries: 3, startPeriodMs: 0 });
 });
 
 t.test('a docker server: its image, command, exec health check, on-failure with a count, limits', async (t) => {

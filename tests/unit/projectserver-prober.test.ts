@@ -1,13 +1,13 @@
-// controllers/projectserver/prober.ts: deployer's own HTTP probes of static servers, with
-// Docker's health semantics — starting until a pass, unhealthy after `retries` counted failures,
-// failures counted at most once per interval and not within the start period, quick probes
-// while starting, a new container start resets, a seed keeps an adopted server's verdict, and
-// a changed verdict wakes the key. A fake GET and short intervals; httpGetStatus against a
-// loopback server.
+// controllers/projectserver/prober.ts: deployer's own HTTP probes of httpGet health checks,
+// with Docker's health semantics — a new container's first probe awaited, starting until a
+// pass, unhealthy after `retries` counted failures, failures counted at most once per interval
+// and not within the start period, quick probes while starting, a new container start resets,
+// a seed keeps an adopted server's verdict, and a changed verdict wakes the key. A fake GET and
+// short intervals; httpGetStatus against a loopback server.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { HttpProber, httpGetStatus, seedHealth, type ProbeTarget } from '../../controllers/projectserver/prober.js';
+import { FIRST_PROBE_WAIT_MS, HttpProber, httpGetStatus, seedHealth, type ProbeTarget } from '../../controllers/projectserver/prober.js';
 import { containerState } from '../helpers/container-state.js';
 
 const STARTED = new Date().toISOString();
@@ -46,17 +46,28 @@ function fake() {
   };
 }
 
-t.test('starting → healthy at the first pass, probed at once; the key woken once', async (t) => {
+t.test('a new container: its first probe is awaited (healthy at once when it answers); later changes wake the key', async (t) => {
   const f = fake();
   const woke: string[] = [];
   const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
   t.teardown(() => p.closeAll());
-  t.same(p.observe('k', target()), { status: 'starting', failingStreak: 0 });
-  await until(() => woke.length === 1, 'a wake');
+  t.match(await p.observe('k', target()), { status: 'healthy', failingStreak: 0 }, 'answered: healthy in the same pass');
   t.same(f.calls[0], 'http://10.0.0.2:80/.deployer-health');
-  t.match(p.observe('k', target()), { status: 'healthy', failingStreak: 0 });
   await sleep(250);
-  t.same(woke, ['k'], 'no wake while the verdict stays');
+  t.same(woke, [], 'no wake: observe read the verdict itself, and it stays');
+
+  f.set(new Error('connect ECONNREFUSED'));
+  t.match(await p.observe('k2', target({ containerId: 'c2' })), { status: 'starting', failingStreak: 0, lastOutput: /ECONNREFUSED/ }, 'not answering yet: starting');
+  f.set(200);
+  await until(() => woke.length === 1, 'a wake when it answers');
+  t.same(woke, ['k2']);
+  t.match(await p.observe('k2', target({ containerId: 'c2' })), { status: 'healthy' });
+
+  const hung = new HttpProber({ wake: () => {}, get: () => new Promise(() => {}) });
+  t.teardown(() => hung.closeAll());
+  const t0 = Date.now();
+  t.match(await hung.observe('k', target()), { status: 'starting' }, 'a first probe that hangs is not waited for long');
+  t.ok(Date.now() - t0 < FIRST_PROBE_WAIT_MS + 500, `answered after ${Date.now() - t0} ms`);
 });
 
 t.test('failures: counted once per interval, unhealthy after `retries`, healthy again on a pass', async (t) => {
@@ -64,20 +75,18 @@ t.test('failures: counted once per interval, unhealthy after `retries`, healthy 
   const woke: string[] = [];
   const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
   t.teardown(() => p.closeAll());
-  p.observe('k', target());
-  await until(() => woke.length === 1, 'healthy');
+  t.match(await p.observe('k', target()), { status: 'healthy' });
   f.set(503);
   const from = Date.now();
-  await until(() => woke.length === 2, 'unhealthy', 5000);
-  const h = p.observe('k', target());
-  t.match(h, { status: 'unhealthy', failingStreak: 3, lastOutput: 'GET /.deployer-health answered 503' });
+  await until(() => woke.length === 1, 'unhealthy', 5000);
+  t.match(await p.observe('k', target()), { status: 'unhealthy', failingStreak: 3, lastOutput: 'GET /.deployer-health answered 503' });
   t.ok(Date.now() - from >= 150, 'three failures take about two intervals or more, not three quick probes');
   f.set(new Error('connect ECONNREFUSED'));
   await sleep(150);
-  t.match(p.observe('k', target()), { status: 'unhealthy', lastOutput: /ECONNREFUSED/ });
+  t.match(await p.observe('k', target()), { status: 'unhealthy', lastOutput: /ECONNREFUSED/ });
   f.set(302);
-  await until(() => woke.length === 3, 'healthy again');
-  t.match(p.observe('k', target()), { status: 'healthy', failingStreak: 0 });
+  await until(() => woke.length === 2, 'healthy again');
+  t.match(await p.observe('k', target()), { status: 'healthy', failingStreak: 0 });
 });
 
 t.test('while starting, quick probes pass early but failures count only per interval and not in the start period', async (t) => {
@@ -85,43 +94,45 @@ t.test('while starting, quick probes pass early but failures count only per inte
   f.set(new Error('refused'));
   const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
   t.teardown(() => p.closeAll());
-  p.observe('k', target({ intervalMs: 1000, startPeriodMs: 0 }));
+  await p.observe('k', target({ intervalMs: 1000, startPeriodMs: 0 }));
   await sleep(300);
   t.ok(f.calls.length >= 10, `probed quickly while starting (${f.calls.length} probes)`);
-  t.match(p.observe('k', target({ intervalMs: 1000 })), { status: 'starting', failingStreak: 0, lastOutput: /refused/ }, 'no failure counted within the first interval');
+  t.match(await p.observe('k', target({ intervalMs: 1000 })), { status: 'starting', failingStreak: 0, lastOutput: /refused/ }, 'no failure counted within the first interval');
   f.set(200);
   await sleep(50);
-  t.match(p.observe('k', target({ intervalMs: 1000 })), { status: 'healthy' }, 'a pass counts at once');
+  t.match(await p.observe('k', target({ intervalMs: 1000 })), { status: 'healthy' }, 'a pass counts at once');
 
   const g = fake();
   g.set(500);
   const q = new HttpProber({ wake: () => {}, get: g.get, startingEveryMs: 10 });
   t.teardown(() => q.closeAll());
   const now = new Date().toISOString(); // the start period counts from the container's start
-  q.observe('k', target({ startPeriodMs: 400, retries: 1, startedAt: now }));
-  await sleep(250);
   const health = () => q.observe('k', target({ startPeriodMs: 400, retries: 1, startedAt: now }));
-  t.match(health(), { status: 'starting', failingStreak: 0 }, 'nothing counts within the start period');
-  await until(() => health().status === 'unhealthy', 'unhealthy after the start period');
+  await health();
+  await sleep(250);
+  t.match(await health(), { status: 'starting', failingStreak: 0 }, 'nothing counts within the start period');
+  const end = Date.now() + 3000;
+  while ((await health()).status !== 'unhealthy' && Date.now() < end) await sleep(10);
+  t.match(await health(), { status: 'unhealthy' }, 'unhealthy after the start period');
 });
 
 t.test('a new container start resets; a seed is kept until a probe disagrees; forget and closeAll stop probing', async (t) => {
   const f = fake();
+  f.set(500);
   const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
   t.teardown(() => p.closeAll());
   const first = target();
-  t.same(p.observe('k', first, { status: 'healthy', failingStreak: 0 }), { status: 'healthy', failingStreak: 0 }, 'seeded');
-  f.set(500);
+  t.same(await p.observe('k', first, { status: 'healthy', failingStreak: 0 }), { status: 'healthy', failingStreak: 0, lastOutput: 'GET /.deployer-health answered 500' }, 'seeded; a failure within the first interval does not count');
   await sleep(30);
-  t.match(p.observe('k', first), { status: 'healthy', failingStreak: 0 }, 'a failure within the first interval does not count against the seed');
-  t.match(p.observe('k', { ...first, startedAt: new Date(Date.now() + 1).toISOString() }), { status: 'starting', failingStreak: 0 }, 'restarted: starting again');
-  t.match(p.observe('k', { ...first, containerId: 'c2' }), { status: 'starting' }, 'recreated: starting again');
+  t.match(await p.observe('k', first), { status: 'healthy', failingStreak: 0 }, 'nor the next ones within it');
+  t.match(await p.observe('k', { ...first, startedAt: new Date(Date.now() + 1).toISOString() }), { status: 'starting', failingStreak: 0 }, 'restarted: starting again');
+  t.match(await p.observe('k', { ...first, containerId: 'c2' }), { status: 'starting' }, 'recreated: starting again');
   t.equal(p.size, 1);
   p.forget('k');
   t.equal(p.size, 0);
+  await p.observe('a', target());
+  await p.observe('b', target());
   const n = f.calls.length;
-  p.observe('a', target());
-  p.observe('b', target());
   p.closeAll();
   await sleep(100);
   t.ok(f.calls.length <= n + 2, 'no probes after closeAll');
