@@ -48,10 +48,10 @@ const sameIdentity = (a: TokenInfo, b: TokenInfo) =>
 /**
  * The open watches of this process, and its followed logs (routes/logs.ts registers them as
  * kind 'log': they share the re-check and closeAll, not `size`). A token revoked (or expired)
- * after its watch opened must not keep streaming: every `recheckMs` one timer re-checks each distinct token of the open
- * watches through the token store — answered from its cache, which every token change
- * anywhere clears, so there is no query per event or per tick, only one per token after a
- * change. A revoked token's watches get revoked() (within about recheckMs of the revoke
+ * after its watch opened must not keep streaming: every `recheckMs` one timer re-checks each
+ * distinct token of the open watches through the token store — answered from its cache,
+ * which every token change anywhere clears, so there is no query per event or per tick, only
+ * one per token after a change. A revoked token's watches get revoked() (within about recheckMs of the revoke
  * reaching this process); a token whose role or namespaces changed has its watches ended
  * cleanly, so their clients reconnect under the new authorisation. When the database does
  * not answer, watches go on (an outage must not cut every stream); the next tick asks again.
