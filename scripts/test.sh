@@ -7,7 +7,8 @@
 # 2. npm run lint (tsc --noEmit + scripts/lint-imports.ts)
 # 3. unless DATABASE_URL is already set, starts one embedded PostgreSQL for
 #    the whole run (scripts/test-postgres.ts) and exports DATABASE_URL
-# 4. runs tap with all arguments passed through
+# 4. runs tap with all arguments passed through; without arguments, the unit
+#    tests two at a time, then the integration and e2e tests one at a time
 # Postgres is always stopped and its data removed at the end; the exit code
 # is tap's (or the first failing step's).
 set -eu
@@ -100,14 +101,28 @@ fi
 
 # tap runs in the background so that a signal to this script is handled at
 # once (the trap stops tap, then Postgres) instead of after tap finishes.
+run_tap() {
+  node_modules/.bin/tap "$@" &
+  tap_pid=$!
+  set +e
+  wait "$tap_pid"
+  rc=$?
+  set -e
+  tap_pid=""
+  return "$rc"
+}
 started=$(date +%s)
-node_modules/.bin/tap "$@" &
-tap_pid=$!
-set +e
-wait "$tap_pid"
-code=$?
-set -e
-tap_pid=""
+if [ "$#" -eq 0 ]; then
+  # The whole suite: the unit tests (no I/O, a few seconds each) two at a time,
+  # then the integration and end-to-end tests one at a time (they share Docker
+  # and Postgres and measure timings). Both runs always go; either failing fails.
+  code=0
+  run_tap --jobs=2 tests/unit/*.test.ts || code=$?
+  run_tap --jobs=1 tests/integration/*.test.ts tests/e2e/*.test.ts || { rc=$?; [ "$code" -ne 0 ] || code=$rc; }
+else
+  code=0
+  run_tap "$@" || code=$?
+fi
 # The plain closing line ("N passed, N failed") that CI reads, counted from tap's results.
 node --import tsx scripts/test-summary.ts "$started" || true
 exit "$code"

@@ -77,7 +77,7 @@ t.test('a docker server’s httpGet health check: probed by deployer, and a new 
   const port = await proxyPort(h);
   await h.until(async () => (await site(port, 'probed.test')).body === 'up v0', 'v0 through the proxy', 30_000);
 
-  await deploy(h, NS, 'no-up', 'probed', { image: { name: noUp } }, { progressDeadlineSeconds: 15 });
+  await deploy(h, NS, 'no-up', 'probed', { image: { name: noUp } }, { progressDeadlineSeconds: 8 });
   let d = await settled(h, NS, 'no-up');
   t.equal(st(d).phase, 'failed');
   t.match(st(d).message, /its health check does not pass \(GET \/up\.txt: answered 404\)/);
