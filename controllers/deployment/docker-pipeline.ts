@@ -21,7 +21,7 @@ import { CaddyProxy, dialsByRoute } from '../../proxy/index.js';
 import type { Deployment, ProjectServer, Route } from '../../schemas/index.js';
 import type { Store } from '../../store/index.js';
 import { desiredContainer, liveRelease, slotName, type Release } from '../projectserver/container-spec.js';
-import { httpGetStatus, type ProbeSpec } from '../projectserver/prober.js';
+import { probeOnce, type ProbeSpec } from '../projectserver/prober.js';
 import { routeId } from '../route/desired.js';
 import { PROXY_PORTS } from '../route/proxy-container.js';
 import type { FaultHook } from '../runtime/fault.js';
@@ -31,16 +31,6 @@ import { HEALTH_WINDOW_MS, sleep, type Metadata, type Step } from './pipeline.js
 
 const ROUTE = kindByName('Route')!;
 
-/** One GET as the server's prober makes it: undefined when it answers 200–399, else what happened. */
-async function passes(url: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
-  try {
-    const code = await httpGetStatus(url, timeoutMs, signal);
-    return code >= 200 && code < 400 ? undefined : `answered ${code}`;
-  } catch (err) {
-    if (signal.aborted) throw err;
-    return (err as Error).message;
-  }
-}
 const POLL_MS = 100;
 /** After the proxy switched, how long requests already on their way to the old container get to finish. */
 export const DRAIN_MS = 1500;
@@ -170,8 +160,8 @@ export class DockerPipeline {
     const address = st.addresses?.[this.o.network];
     if (!address) return 'no address yet';
     if (serverProbe) {
-      const problem = await passes(`http://${address}:${serverProbe.port}${serverProbe.path}`, serverProbe.timeoutMs, run.signal);
-      if (problem) return `its health check does not pass (GET ${serverProbe.path}: ${problem})`;
+      const problem = await probeOnce(address, serverProbe, run.signal);
+      if (problem) return `its health check does not pass (${problem})`;
     }
     const port = run.ps.spec.port;
     if (!port) return '';

@@ -108,6 +108,22 @@ export const httpGetStatus: ProbeGet = async (url, timeoutMs, signal) => {
   return r.code;
 };
 
+/**
+ * One probe of `address` as the prober makes it: undefined when it passes (an answer from 200 to
+ * 399 within the timeout), else what happened ("GET /path answered 503", "GET /path: …").
+ * Throws only when `signal` was aborted. The deployment controller checks a new blue/green
+ * container with it before it takes traffic.
+ */
+export async function probeOnce(address: string, spec: Pick<ProbeSpec, 'path' | 'port' | 'timeoutMs'>, signal: AbortSignal, get: ProbeGet = httpGetStatus): Promise<string | undefined> {
+  try {
+    const code = await get(`http://${address}:${spec.port}${spec.path}`, spec.timeoutMs, signal);
+    return code >= 200 && code < 400 ? undefined : `GET ${spec.path} answered ${code}`;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return `GET ${spec.path}: ${(err as Error).message}`;
+  }
+}
+
 export class HttpProber {
   private readonly entries = new Map<string, Entry>();
   private readonly get: ProbeGet;
@@ -185,13 +201,10 @@ export class HttpProber {
 
   private async probe(key: string, e: Entry): Promise<void> {
     const t = e.target;
-    let failure: string | undefined;
-    try {
-      const code = await this.get(`http://${t.address}:${t.port}${t.path}`, t.timeoutMs, e.abort.signal);
-      if (code < 200 || code >= 400) failure = `GET ${t.path} answered ${code}`;
-    } catch (err) {
-      failure = `GET ${t.path}: ${(err as Error).message}`;
-    }
+    const failure = await probeOnce(t.address, t, e.abort.signal, this.get).catch((err: unknown) => {
+      if (e.abort.signal.aborted) return undefined; // stopped: the result is dropped below
+      throw err;
+    });
     if (e.abort.signal.aborted || this.entries.get(key) !== e) return;
     const before = e.health.status;
     const now = this.now();

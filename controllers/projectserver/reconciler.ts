@@ -23,7 +23,7 @@ import type { ReconcileContext, Reconciler, ReconcileResult } from '../runtime/c
 import { parseKey } from '../runtime/informer.js';
 import type { Clock } from '../runtime/clock.js';
 import { desiredContainer, type DesiredContainer, type ServerSettings } from './container-spec.js';
-import { HttpProber, seedHealth } from './prober.js';
+import { seedHealth, type HttpProber } from './prober.js';
 import { crashLooping, crashLoopRecheckMs, observeDocker, recordRestart, restartWaitMs, type Bookkeeping } from './restarts.js';
 import { Mountpoints } from '../releases/volume.js';
 import { healReleases } from './releases.js';
@@ -49,10 +49,10 @@ export interface ProjectServerReconcilerOptions {
    */
   watchReleases?(key: string, volume: string, services: string[]): void;
   /**
-   * Probes httpGet health checks over HTTP (those containers have no Docker health check);
-   * default: one of its own, which wakes nothing (the resync is the backstop).
+   * Probes httpGet health checks over HTTP (those containers have no Docker health check); its
+   * changed verdicts wake the controller.
    */
-  prober?: HttpProber;
+  prober: HttpProber;
 }
 
 /** How soon a failed release check is tried again. */
@@ -68,7 +68,7 @@ export class ProjectServerReconciler implements Reconciler {
 
   constructor(private readonly o: ProjectServerReconcilerOptions) {
     this.mountpoints = new Mountpoints(o.docker);
-    this.prober = o.prober ?? new HttpProber({ wake: () => {} });
+    this.prober = o.prober;
   }
 
   async reconcile(key: string, signal: AbortSignal, ctx: ReconcileContext): Promise<ReconcileResult | void> {

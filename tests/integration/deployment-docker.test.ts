@@ -80,7 +80,7 @@ t.test('a docker server’s httpGet health check: probed by deployer, and a new 
   await deploy(h, NS, 'no-up', 'probed', { image: { name: noUp } }, { progressDeadlineSeconds: 8 });
   let d = await settled(h, NS, 'no-up');
   t.equal(st(d).phase, 'failed');
-  t.match(st(d).message, /its health check does not pass \(GET \/up\.txt: answered 404\)/);
+  t.match(st(d).message, /its health check does not pass \(GET \/up\.txt answered 404\)/);
   t.equal((await site(port, 'probed.test')).body, 'up v0', 'the release failing its check never took traffic');
 
   await deploy(h, NS, 'up', 'probed', { image: { name: up1 } });
