@@ -121,7 +121,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const phaseDuration = new Histogram({
     name: `${PREFIX}deployment_phase_duration_seconds`,
-    help: 'Time Deployments spent in a phase, observed when they leave it (from status.phaseUpdatedAt: whole seconds)',
+    help: 'Time Deployments spent in a phase, observed when they leave it (from status.phaseUpdatedAt, kept to the millisecond)',
     labelNames: ['phase'] as const,
     buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
     registers,
