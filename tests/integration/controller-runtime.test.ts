@@ -1,9 +1,12 @@
 // The controller runtime on a real Postgres: informer → queue → reconcile, retries,
 // terminal errors, requeue, the periodic resync (filtered; secondary kinds not resynced), and
-// leader election between two managers on one database.
+// leader election between two managers on one database. The controller metrics (retries,
+// reconciles by result, leadership, queue depth) are read from the rendered text, as a
+// Prometheus scrape would see them.
 import t, { type Test } from 'tap';
 import { Controller, TerminalError, type Reconciler } from '../../controllers/runtime/controller.js';
 import { ControllerManager } from '../../controllers/runtime/manager.js';
+import { createMetrics, parseMetrics, type Metrics, type Scrape } from '../../metrics/index.js';
 import { kindByName } from '../../resources/index.js';
 import { openStore } from '../../store/index.js';
 import { nsPath, ps, startApi, type TestApi } from '../helpers/api.js';
@@ -12,17 +15,24 @@ const PS = kindByName('ProjectServer')!;
 const P = nsPath('default');
 const FAST = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(pred: () => boolean, ms = 10_000, what = 'condition') {
+async function until(pred: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition') {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
 }
 
-function manager(t: Test, a: { store: TestApi['store'] }, reconciler: Reconciler, identity: string, opts: { baseDelayMs?: number } = {}) {
+/** One process' metrics, rendered and parsed (no store figures: this file has no API scrape). */
+async function scrape(metrics: Metrics): Promise<Scrape> {
+  const { text } = await metrics.scrape({ servers: [], deployments: [], zombiesRemoved: 0, openWatches: 0, watchLag: 0 });
+  return parseMetrics(text);
+}
+const C = { controller: 'test-controller' };
+
+function manager(t: Test, a: { store: TestApi['store'] }, reconciler: Reconciler, identity: string, opts: { baseDelayMs?: number; metrics?: Metrics } = {}) {
   const c = new Controller({ name: 'test-controller', kind: PS, reconciler, store: a.store, workers: 2, baseDelayMs: opts.baseDelayMs ?? 10 });
-  const m = new ControllerManager({ store: a.store, identity, controllers: [c], timings: FAST });
+  const m = new ControllerManager({ store: a.store, identity, controllers: [c], timings: FAST, metrics: opts.metrics });
   m.start();
   t.teardown(() => m.stop());
   return { c, m };
@@ -56,6 +66,7 @@ t.test('every change made through the API is reconciled; one key never twice at 
 
 t.test('errors retry with backoff; terminal errors are recorded, not retried; requeueAfter', async (t) => {
   const a = await startApi(t);
+  const metrics = createMetrics({ processMetrics: false });
   const attempts = new Map<string, number>();
   const { m } = manager(t, a, {
     reconcile: async (key) => {
@@ -65,8 +76,9 @@ t.test('errors retry with backoff; terminal errors are recorded, not retried; re
       if (key.endsWith('/broken')) throw new TerminalError('spec.image does not exist', 'ImageMissing');
       if (key.endsWith('/poll') && n < 3) return { requeueAfterMs: 50 };
     },
-  }, 'p1');
+  }, 'p1', { metrics });
   await until(() => m.leadership()[0].leading, 5000, 'leadership');
+  t.equal((await scrape(metrics)).sum('deployer_controller_retries_total', C), 0, 'no retries before any failure');
   await a.request('PUT', `${P}/flaky`, { body: ps('flaky') });
   await a.request('PUT', `${P}/broken`, { body: ps('broken') });
   await a.request('PUT', `${P}/poll`, { body: ps('poll') });
@@ -86,29 +98,70 @@ t.test('errors retry with backoff; terminal errors are recorded, not retried; re
   t.ok((attempts.get('ProjectServer/default/broken') ?? 0) <= 2, 'a terminal error is not retried (one more look after its own status write at most)');
   await sleep(200);
   t.equal(attempts.get('ProjectServer/default/flaky'), 4, 'success resets: no more attempts');
+
+  const s = await scrape(metrics);
+  const result = (r: string) => s.sum('deployer_controller_reconciles_total', { ...C, result: r });
+  // flaky failed 3 times, each put back with backoff; nothing else fails with a plain error
+  t.equal(s.sum('deployer_controller_retries_total', C), 3, 'each failed reconcile counted as a retry');
+  t.equal(result('error'), 3, 'reconciles counted with result="error"');
+  const terminal = attempts.get('ProjectServer/default/broken')!;
+  t.equal(result('terminal'), terminal, `result="terminal" once per look at broken (${terminal})`);
+  t.ok(result('requeue') >= 2, `poll's requeues counted with result="requeue" (${result('requeue')})`);
+  t.ok(result('success') >= 2, `flaky's and poll's last reconciles counted with result="success" (${result('success')})`);
+  const total = ['success', 'error', 'terminal', 'requeue'].reduce((n, r) => n + result(r), 0);
+  t.equal(s.sum('deployer_controller_reconcile_duration_seconds_count', C), total, 'every counted reconcile timed');
 });
 
 t.test('two managers: one leader; a graceful stop hands over within a second and fences the old leader', async (t) => {
   const a = await startApi(t);
   const b = { store: await openStore({ connectionString: a.connectionString, hubPollIntervalMs: 200 }) };
   t.teardown(() => b.store.close());
-  await a.request('PUT', `${P}/x`, { body: ps('x') });
+  // x and four more: more keys than two's two workers, so some wait in its queue
+  for (const n of ['x', 'q1', 'q2', 'q3', 'q4']) await a.request('PUT', `${P}/${n}`, { body: ps(n) });
+  // each manager stands for a process: its own metrics
+  const oneMetrics = createMetrics({ processMetrics: false });
+  const twoMetrics = createMetrics({ processMetrics: false });
+  const leader = async (metrics: Metrics) => (await scrape(metrics)).sum('deployer_controller_leader', C);
+  const depth = async (metrics: Metrics) => (await scrape(metrics)).sum('deployer_controller_queue_depth', C);
+  // two's reconciles wait here until the queue depth has been seen (or its leadership ends)
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  t.teardown(() => release());
   const by: string[] = [];
   let oldSignal: AbortSignal | undefined;
   let oldFence: { lease: string; token: number } | undefined;
-  const one = manager(t, a, { reconcile: async (_k, signal, ctx) => { by.push(`one#${ctx.fence.token}`); oldSignal = signal; oldFence = ctx.fence; } }, 'one');
+  const one = manager(t, a, { reconcile: async (_k, signal, ctx) => { by.push(`one#${ctx.fence.token}`); oldSignal = signal; oldFence = ctx.fence; } }, 'one', { metrics: oneMetrics });
   await until(() => one.m.leadership()[0].leading, 5000, 'one to lead');
-  const two = manager(t, b, { reconcile: async (_k, _s, ctx) => { by.push(`two#${ctx.fence.token}`); } }, 'two');
+  const two = manager(t, b, {
+    reconcile: async (_k, signal, ctx) => {
+      by.push(`two#${ctx.fence.token}`);
+      await new Promise<void>((r) => {
+        void gate.then(r);
+        signal.addEventListener('abort', () => r(), { once: true });
+      });
+    },
+  }, 'two', { metrics: twoMetrics });
   await sleep(1500);
   t.notOk(two.m.leadership()[0].leading, 'the second waits while the first renews');
   t.ok(by.every((s) => s.startsWith('one')));
+  t.equal(await leader(oneMetrics), 1, 'deployer_controller_leader is 1 on the leader');
+  t.equal(await leader(twoMetrics), 0, '… and 0 on the one waiting');
+  t.equal(await depth(oneMetrics), 0, 'the leader has nothing waiting: its reconciles are quick');
   const stoppedAt = Date.now();
   await one.m.stop();
   t.ok(oldSignal?.aborted, "the old leader's reconcile signal is aborted");
+  t.equal(await leader(oneMetrics), 0, 'the leader gauge goes to 0 on the manager that handed over');
   await until(() => two.m.leadership()[0].leading, 3000, 'two to lead');
   t.ok(Date.now() - stoppedAt < 1000, `handover in ${Date.now() - stoppedAt} ms`);
+  t.equal(await leader(twoMetrics), 1, '… and to 1 on the one that took over');
   await until(() => by.some((s) => s.startsWith('two')), 3000, 'two to reconcile');
   t.match(by.find((s) => s.startsWith('two'))!, /#2$/, 'with the next token');
+  // two workers held at the gate, three keys wait behind them
+  await until(async () => (await depth(twoMetrics)) === 3, 3000, 'three keys to wait in the queue');
+  t.pass('deployer_controller_queue_depth is 3 while two workers hold two of five keys');
+  release();
+  await until(async () => (await depth(twoMetrics)) === 0, 3000, 'the queue to drain');
+  await until(() => by.filter((s) => s.startsWith('two')).length === 5, 3000, 'every key reconciled once the gate opened');
   const fenced = await a.store.resources
     .patch(PS, 'default', 'x', 'merge', { status: { restartCount: 9 } }, { subresource: 'status', fence: oldFence })
     .catch((e) => e);
