@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 /**
  * Where a command writes and what it may know about the terminal. `progress` lines appear
  * only when stderr is a terminal and are erased by the next write; `color` is true only when
- * stdout is a terminal and NO_COLOR is unset.
+ * stdout is a terminal and NO_COLOR is unset or empty (https://no-color.org: an empty value
+ * does not turn colour off).
  */
 export interface Io {
   out(text: string): void;
@@ -40,7 +41,7 @@ export function processIo(): Io {
       process.stderr.write(text.slice(0, (process.stderr.columns || 80) - 1));
       progressShown = true;
     },
-    color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
+    color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     async readStdin() {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -6,9 +6,9 @@ import { describeText, eventAge } from '../../cli/commands/describe.js';
 import { eventsTable } from '../../cli/commands/events.js';
 import { healthText } from '../../cli/commands/info.js';
 import { historyTable, phaseLine, terminal, undoTarget } from '../../cli/commands/rollout.js';
-import type { Io } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
 import { renderTable } from '../../cli/table.js';
+import { DISCOVERY, fakeFetch, memoryIo, notFound, watchBody, type SeenRequest } from '../helpers/cli.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
@@ -79,37 +79,9 @@ t.test('events and health', async (t) => {
   t.match(text, /Overall:     attention needed/);
 });
 
-/** An Io that collects what is written. */
-function memoryIo(env: Record<string, string> = {}): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (s: string) => void (io.stdout += s),
-    err: (s: string) => void (io.stderr += s),
-    progress: () => undefined,
-    color: false,
-    readStdin: async () => '',
-    env: { DEPLOYCTL_CONFIG: '/nonexistent/deployctl.yaml', ...env },
-    now: () => NOW,
-  };
-  return io;
-}
-
-const DISCOVERY = { kind: 'APIResourceList', resources: [{ name: 'projectservers', singularName: 'projectserver', kind: 'ProjectServer', shortNames: ['ps'] }] };
-
-function fakeFetch(routes: Record<string, (url: URL, init: RequestInit) => Response>, seen: { url: string; headers: Record<string, string> }[] = []): typeof fetch {
-  return (async (input: string | URL | Request, init: RequestInit = {}) => {
-    const url = new URL(String(input));
-    seen.push({ url: url.toString(), headers: init.headers as Record<string, string> });
-    const h = routes[url.pathname];
-    if (!h) return Response.json({ kind: 'Status', reason: 'NotFound', message: `${url.pathname} not found`, code: 404 }, { status: 404 });
-    return h(url, init);
-  }) as typeof fetch;
-}
-
 t.test('main: get asks for a Table and falls back to NAME and AGE on a plain list', async (t) => {
-  const seen: { url: string; headers: Record<string, string> }[] = [];
-  const io = memoryIo({ DEPLOYER_SERVER: 'http://deployer.test:1', DEPLOYER_TOKEN: 'sekrit' });
+  const seen: SeenRequest[] = [];
+  const io = memoryIo({ env: { DEPLOYER_SERVER: 'http://deployer.test:1', DEPLOYER_TOKEN: 'sekrit' }, now: NOW });
   const code = await main(['get', 'ps', '-n', 'team-a'], io, fakeFetch({
     '/apis/deployer.dev/v1': () => Response.json(DISCOVERY),
     '/apis/deployer.dev/v1/namespaces/team-a/projectservers': () => Response.json({ kind: 'ProjectServerList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'blog', creationTimestamp: ago(90) } }] }),
@@ -121,7 +93,7 @@ t.test('main: get asks for a Table and falls back to NAME and AGE on a plain lis
 });
 
 t.test('main: a Status answer is printed as kubectl does, exit 1', async (t) => {
-  const io = memoryIo({ DEPLOYER_SERVER: 'http://deployer.test:1' });
+  const io = memoryIo({ env: { DEPLOYER_SERVER: 'http://deployer.test:1' }, now: NOW });
   const code = await main(['get', 'ps'], io, fakeFetch({
     '/apis/deployer.dev/v1': () => Response.json({ kind: 'Status', status: 'Failure', reason: 'Unauthorized', message: 'the token is not valid', code: 401 }, { status: 401 }),
   }));
@@ -131,22 +103,87 @@ t.test('main: a Status answer is printed as kubectl does, exit 1', async (t) => 
 });
 
 t.test('main: unknown commands and flags, and an unreachable server', async (t) => {
-  let io = memoryIo();
+  let io = memoryIo({ now: NOW });
   t.equal(await main(['frobnicate'], io, fakeFetch({})), 1);
   t.match(io.stderr, /unknown command "frobnicate"/);
-  io = memoryIo();
+  io = memoryIo({ now: NOW });
   t.equal(await main(['rollout', 'sideways'], io, fakeFetch({})), 1);
   t.match(io.stderr, /unknown command "rollout sideways": rollout status, rollout undo, rollout history/);
-  io = memoryIo();
+  io = memoryIo({ now: NOW });
   t.equal(await main(['get', 'ps', '--bogus'], io, fakeFetch({})), 1);
   t.equal(io.stderr, 'unknown flag: --bogus\n');
-  io = memoryIo({ DEPLOYER_SERVER: 'http://127.0.0.1:7' });
+  io = memoryIo({ env: { DEPLOYER_SERVER: 'http://127.0.0.1:7' }, now: NOW });
   const refused = (async () => {
     throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
   }) as typeof fetch;
   t.equal(await main(['get', 'ps'], io, refused), 1);
   t.equal(io.stderr, 'Unable to connect to the server at http://127.0.0.1:7: ECONNREFUSED\n');
-  io = memoryIo();
+  io = memoryIo({ now: NOW });
   t.equal(await main(['--help'], io), 0);
   t.match(io.stdout, /rollout status deployment\/NAME/);
+});
+
+const SERVER_ENV = { DEPLOYER_SERVER: 'http://deployer.test:1', DEPLOYER_TOKEN: 'sekrit' };
+const PS_PATH = '/apis/deployer.dev/v1/namespaces/team-a/projectservers';
+
+t.test('main: get -o json prints a v1 List for a list and the object itself for one name', async (t) => {
+  const blog = { apiVersion: 'deployer.dev/v1', kind: 'ProjectServer', metadata: { name: 'blog', namespace: 'team-a', resourceVersion: '4' }, spec: { serviceType: 'static' } };
+  const shop = { ...blog, metadata: { ...blog.metadata, name: 'shop', resourceVersion: '5' } };
+  const seen: SeenRequest[] = [];
+  const fetch = fakeFetch({
+    '/apis/deployer.dev/v1': () => Response.json(DISCOVERY),
+    [PS_PATH]: () => Response.json({ apiVersion: 'deployer.dev/v1', kind: 'ProjectServerList', metadata: { resourceVersion: '5' }, items: [blog, shop] }),
+    [`${PS_PATH}/blog`]: () => Response.json(blog),
+  }, seen);
+  let io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['get', 'ps', '-n', 'team-a', '-o', 'json'], io, fetch), 0);
+  t.same(JSON.parse(io.stdout), { apiVersion: 'v1', kind: 'List', items: [blog, shop], metadata: { resourceVersion: '' } }, 'a list: a Kubernetes List of the objects');
+  t.match(io.stdout, /^\{\n {4}"apiVersion": "v1",\n/, 'indented as kubectl does (4 spaces)');
+  t.equal(seen.at(-1)!.headers.accept, 'application/json', '-o json asks for objects, not a Table');
+  io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['get', 'ps', 'blog', '-n', 'team-a', '-o', 'json'], io, fetch), 0);
+  t.same(JSON.parse(io.stdout), blog, 'one name: the object itself');
+  io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['get', 'ps', '-n', 'team-a', '-o', 'jsn'], io, fetch), 1);
+  t.equal(io.stderr, 'unknown output format "jsn": yaml, json, wide, name\n');
+});
+
+t.test('main: delete reports progress while finalizers run, then clears the line', async (t) => {
+  const item = `${PS_PATH}/blog`;
+  let gets = 0;
+  const fetch = fakeFetch({
+    '/apis/deployer.dev/v1': () => Response.json(DISCOVERY),
+    [item]: (_url, init) => {
+      const terminating = { kind: 'ProjectServer', metadata: { name: 'blog', deletionTimestamp: ago(1), finalizers: ['deployer.dev/cleanup'] } };
+      if (init.method === 'DELETE') return Response.json(terminating);
+      return ++gets === 1 ? Response.json(terminating) : notFound('projectservers "blog"');
+    },
+  });
+  const io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['delete', 'ps', 'blog', '-n', 'team-a'], io, fetch), 0);
+  t.equal(io.stdout, 'projectserver "blog" deleted\n');
+  t.same(io.progressLines, ['waiting for projectserver "blog" to go (finalizers: deployer.dev/cleanup)… 0s', ''], 'one progress line naming the finalizer, then cleared');
+  t.equal(gets, 2, 'it polled until the 404');
+  t.equal(io.stderr, '');
+});
+
+t.test('main: rollout status prints each phase once and its progress as a progress line', async (t) => {
+  const d = (phase: string, phaseProgress: number, rv: string) => ({ kind: 'Deployment', metadata: { name: 'web-3', resourceVersion: rv }, status: { phase, phaseProgress } });
+  const seen: SeenRequest[] = [];
+  const fetch = fakeFetch({
+    '/apis/deployer.dev/v1': () => Response.json(DISCOVERY),
+    '/apis/deployer.dev/v1/namespaces/team-a/deployments/web-3': () => Response.json(d('copying_files', 10, '7')),
+    '/apis/deployer.dev/v1/namespaces/team-a/deployments': () =>
+      watchBody([
+        { type: 'MODIFIED', object: d('copying_files', 40, '8') },
+        { type: 'MODIFIED', object: d('copying_files', 90, '9') },
+        { type: 'MODIFIED', object: d('active', 100, '10') },
+      ]),
+  }, seen);
+  const io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['rollout', 'status', 'deployment/web-3', '-n', 'team-a'], io, fetch), 0);
+  t.equal(io.stdout, 'deployment "web-3": copying_files (10%)\ndeployment "web-3": active\ndeployment "web-3" successfully rolled out\n');
+  t.same(io.progressLines, ['deployment "web-3": copying_files (40%)', 'deployment "web-3": copying_files (90%)', '']);
+  t.match(seen.at(-1)!.url, /watch=true/);
+  t.match(seen.at(-1)!.url, /resourceVersion=7/, 'the watch starts after the revision first read');
 });
