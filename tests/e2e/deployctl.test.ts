@@ -1,9 +1,11 @@
 // Acceptance 1 of issue 7: the real `deployctl` bin (cli/deployctl.mjs, run as a child process)
 // against a deployer process with the projectserver, route and deployment controllers. Every
 // command: contexts in a temp DEPLOYCTL_CONFIG (mode 0600), apply of a directory holding all
-// three kinds (and of stdin), get (table, -o yaml|name, -l, -A) and get -w showing a
-// deployment's phases, diff, describe with Events, rollout status for a good (exit 0) and a bad
-// deployment (exit 1 and the reason), rollout history and undo, logs and logs -f, events and
+// three kinds (and of stdin), apply of a changed object (configured), get (each kind's columns,
+// -o yaml|json|name, -l, -A) and get -w showing a deployment's phases, the server and token
+// from DEPLOYER_SERVER / DEPLOYER_TOKEN with -n (and --token overriding the environment),
+// diff, describe with Events, rollout status for a good (exit 0) and a bad deployment (exit 1
+// and the reason), rollout history, undo and undo --to, logs and logs -f, events and
 // events -w, health, version, completion bash, config kubeconfig, delete -f and by name
 // waiting until the finalizers are done; readable errors for a bad manifest (422 naming the
 // field), an unknown kind and a wrong token. Everything it made in Docker is removed.
@@ -55,9 +57,9 @@ t.test('deployctl against a running deployer', async (t) => {
   env.DEPLOYCTL_CONFIG = join(dir, 'config', 'deployctl.yaml');
   env.NO_COLOR = '1';
 
-  const run = (args: string[], input?: string) =>
+  const run = (args: string[], input?: string, extraEnv: Record<string, string> = {}) =>
     new Promise<Run>((resolve) => {
-      const p = spawn(process.execPath, [BIN, ...args], { env, cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));
@@ -65,8 +67,8 @@ t.test('deployctl against a running deployer', async (t) => {
       p.on('close', (code) => resolve({ code, stdout, stderr }));
       p.stdin.end(input ?? '');
     });
-  const ok = async (t: Test, args: string[], input?: string) => {
-    const r = await run(args, input);
+  const ok = async (t: Test, args: string[], input?: string, extraEnv?: Record<string, string>) => {
+    const r = await run(args, input, extraEnv);
     t.equal(r.code, 0, `deployctl ${args.join(' ')} exits 0${r.code ? `: ${r.stderr}` : ''}`);
     return r.stdout;
   };
@@ -166,9 +168,9 @@ t.test('deployctl against a running deployer', async (t) => {
   });
 
   await t.test('get: tables, -o yaml|name, -l, -A; describe with conditions and Events', async (t) => {
-    t.match(await ok(t, ['get', 'ps']), /^NAME\s+.*AGE\nsite\s+.*\ntalker\s+/);
+    t.match(await ok(t, ['get', 'ps']), /^NAME\s+TYPE\s+HEALTH\s+RESTARTS\s+CURRENT\s+AGE\nsite\s+static\s+\w+\s+\d+\s+site-1\s+\S+\ntalker\s+docker\s+/, 'server columns: health, restarts, current deployment, age');
     t.equal(await ok(t, ['get', 'ps', '-l', 'app=site', '-o', 'name']), 'projectserver/site\n');
-    t.match(await ok(t, ['get', 'routes', '-A']), /^NAMESPACE\s+NAME\s+.*\ncli\s+site\s+site\.test/);
+    t.match(await ok(t, ['get', 'routes', '-A']), /^NAMESPACE\s+NAME\s+HOST\s+URL\s+READY\s+AGE\ncli\s+site\s+site\.test\s+http\S+\s+True\s+\S+\n$/, 'route columns: host, url, ready');
     const y = YAML.parse(await ok(t, ['get', 'deploy', 'site-1', '-o', 'yaml']));
     t.equal(y.status.phase, 'active');
     const d = await ok(t, ['describe', 'deployment', 'site-1']);
@@ -178,7 +180,18 @@ t.test('deployctl against a running deployer', async (t) => {
     t.match(d, /\nEvents:\n  Type\s+Reason\s+Age\s+From\s+Message\n  ----/);
   });
 
-  await t.test('diff: nothing, then a change (exit 1); apply --dry-run saves nothing', async (t) => {
+  await t.test('DEPLOYER_SERVER / DEPLOYER_TOKEN with -n (get -o json); --token overrides the environment', async (t) => {
+    // no config file at all: only the environment says where deployer is
+    const fromEnv = { DEPLOYCTL_CONFIG: join(dir, 'no-such-config.yaml'), DEPLOYER_SERVER: server.url, DEPLOYER_TOKEN: TOKEN };
+    // (without -n the namespace would be "default", which is empty)
+    const list = JSON.parse(await ok(t, ['get', 'ps', '-n', NS, '-o', 'json'], undefined, fromEnv));
+    t.match(list, { apiVersion: 'v1', kind: 'List', items: [{ kind: 'ProjectServer', metadata: { name: 'site' } }, { kind: 'ProjectServer', metadata: { name: 'talker' } }] }, '-o json of a list: a v1 List');
+    t.equal(list.items.length, 2);
+    const wrongEnv = { ...fromEnv, DEPLOYER_TOKEN: 'a-wrong-token' };
+    t.equal(await ok(t, ['get', 'rt', 'site', '--namespace', NS, `--token=${TOKEN}`, '-o', 'name'], undefined, wrongEnv), 'route/site\n', '--token wins over a wrong DEPLOYER_TOKEN');
+  });
+
+  await t.test('diff: nothing, then a change (exit 1); apply --dry-run saves nothing; apply: configured', async (t) => {
     const same = await run(['diff', '-f', manifests]);
     t.same([same.code, same.stdout], [0, ''], 'no differences: exit 0, no output');
     await writeFile(join(manifests, 'a-route.yaml'), `apiVersion: deployer.dev/v1\nkind: Route\nmetadata: { name: site, labels: { app: site } }\nspec: { host: www.site.test, projectServer: site }\n`);
@@ -188,6 +201,11 @@ t.test('deployctl against a running deployer', async (t) => {
     t.notMatch(changed.stdout, /resourceVersion|generation/);
     t.match(await ok(t, ['apply', '-f', manifests, '--dry-run']), 'route/site configured (dry run)');
     t.match(await ok(t, ['get', 'rt', 'site', '-o', 'yaml']), 'host: site.test', 'the dry run saved nothing');
+    // a real update (a new label; the host stays, as later subtests browse site.test)
+    const labelled = `apiVersion: deployer.dev/v1\nkind: Route\nmetadata: { name: site, labels: { app: site, tier: web } }\nspec: { host: site.test, projectServer: site }\n`;
+    t.equal(await ok(t, ['apply', '-f', '-'], labelled), 'route/site configured\n');
+    const saved = JSON.parse(await ok(t, ['get', 'rt', 'site', '-o', 'json']));
+    t.match(saved, { kind: 'Route', metadata: { name: 'site', labels: { app: 'site', tier: 'web' } }, spec: { host: 'site.test' } }, 'saved; -o json of one name: the object itself');
   });
 
   await t.test('a failing deployment: rollout status exits 1 with the reason', async (t) => {
@@ -213,6 +231,12 @@ t.test('deployctl against a running deployer', async (t) => {
     t.match(await ok(t, ['rollout', 'history', 'ps/site']), new RegExp(`${name}\\s+active\\s+fromDeployment:site-1\\s.*\\*\\n$`));
     const served = await until(async () => (await site(proxyPort, 'site.test')).body === 'release one\n', 'release one back', 20_000).then(() => true, () => false);
     t.ok(served, 'the site serves release one again');
+    // --to picks the target: without it undo would now go back to site-2, the newest other release
+    const undoTo = await ok(t, ['rollout', 'undo', 'projectserver/site', '--to=site-1']);
+    const name2 = /^deployment\/(site-rollback-\w+) created: projectserver\/site rolls back to site-1\n$/.exec(undoTo)?.[1];
+    t.ok(name2 && name2 !== name, `undo --to=site-1 created a Deployment: ${undoTo.trim()}`);
+    // done before the next subtests count containers
+    t.match(await ok(t, ['rollout', 'status', `deployment/${name2}`]), `deployment "${name2}" successfully rolled out`);
     t.match(await ok(t, ['events']), /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
     await until(async () => watchEvents.stdout().includes(`deployment/${name}`), 'events -w to show the rollback', 10_000).catch(() => undefined);
     t.match(watchEvents.stdout(), `deployment/${name}`, "events -w printed the rollback's Events as they came");
