@@ -55,7 +55,9 @@ function serverRow(tr, ps, fresh) {
   text(c[1], ps.metadata.name);
   text(c[2], ps.spec.serviceType);
   badge(c[3], st.phase ?? 'Pending', 'phase');
-  badge(c[4], st.health ?? 'unknown', 'health');
+  // a server stopped on purpose says so: status.health is `unknown` then (nothing is probed),
+  // but its phase is Stopped, and /metrics and GET /api/monitoring/health class it `stopped`
+  badge(c[4], st.phase === 'Stopped' ? 'stopped' : (st.health ?? 'unknown'), 'health');
   text(c[5], st.restartCount ?? 0);
   text(c[6], st.currentDeployment ?? '');
   const issue = st.health && st.health !== 'healthy' ? (st.lastHealthIssue ?? condition(ps, 'Ready')?.message ?? '') : '';
