@@ -3,7 +3,8 @@
 // checks with `runc exec` inside the container (and an httpGet check needed a wget in the
 // image): on a 2-core host about ten a second is all the machine can do, so 200 static
 // servers checked every 10 s saturated it (BENCHMARKS.md, "Full size again"). An HTTP GET from
-// this process to the container's address, on a kept-alive connection, costs far less.
+// this process to the container's address, on a kept-alive connection, costs far less
+// (probe-http.ts makes it).
 //
 // The verdicts mirror Docker's health states so the rest of the controller is unchanged:
 // `starting` until the first passing probe, `healthy`, and `unhealthy` after `retries` failures
@@ -17,8 +18,10 @@
 // asks for a container's health (observe), which starts probing it; the controller stops them
 // all when it stops (closeAll). A verdict that changes wakes the server's key, as Docker's
 // health_status event did.
-import http from 'node:http';
 import type { ContainerState } from '../../docker/index.js';
+import { httpGetStatus, type ProbeGet } from './probe-http.js';
+
+export { httpGetStatus, type ProbeGet } from './probe-http.js';
 
 export type Health = NonNullable<ContainerState['health']>;
 
@@ -39,9 +42,6 @@ export interface ProbeTarget extends ProbeSpec {
   /** The address this process reaches the container at (its IP on a bridge network, or 127.0.0.1). */
   address: string;
 }
-
-/** One GET: the status code, or a thrown error (refused, timed out…). */
-export type ProbeGet = (url: string, timeoutMs: number, signal: AbortSignal) => Promise<number>;
 
 export interface ProberOptions {
   /** A verdict changed for this key. */
@@ -67,46 +67,6 @@ interface Entry {
 const MAX_OUTPUT = 500;
 /** How long observe() waits for a new container's first probe before it answers `starting`. */
 export const FIRST_PROBE_WAIT_MS = 1000;
-
-/**
- * Kept-alive connections to the servers: a new TCP connection per probe (handshake, conntrack
- * entry and teardown across Docker's bridge) was most of a probe's cost — about 1.6 ms of CPU
- * each here, 3.3% of a core for 200 servers every 10 s (BENCHMARKS.md). One socket per
- * server; an idle one is closed after IDLE_SOCKET_MS (longer than the default interval).
- */
-const IDLE_SOCKET_MS = 60_000;
-const MAX_BODY = 64 * 1024;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1, timeout: IDLE_SOCKET_MS });
-
-function getOnce(url: string, timeoutMs: number, signal: AbortSignal): Promise<{ code: number; reused: boolean } | { err: Error; reused: boolean }> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { agent, headers: { 'user-agent': 'deployer-probe' }, timeout: timeoutMs, signal }, (res) => {
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) res.destroy(); // the body does not matter; a huge one is not read to its end
-      });
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, reused: req.reusedSocket }));
-      res.on('close', () => resolve({ code: res.statusCode ?? 0, reused: req.reusedSocket }));
-      res.on('error', () => undefined);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => resolve({ err, reused: req.reusedSocket }));
-  });
-}
-
-/**
- * One probe: the status code, or a thrown error (refused, timed out…). A kept-alive socket the
- * server closed just as it was reused (ECONNRESET, EPIPE) is retried once on a new connection,
- * as Node's documentation advises, so an idle timeout of the server is never a failed probe.
- */
-export const httpGetStatus: ProbeGet = async (url, timeoutMs, signal) => {
-  let r = await getOnce(url, timeoutMs, signal);
-  if ('err' in r && r.reused && !signal.aborted && /ECONNRESET|EPIPE|socket hang up/.test(`${(r.err as NodeJS.ErrnoException).code} ${r.err.message}`))
-    r = await getOnce(url, timeoutMs, signal);
-  if ('err' in r) throw r.err;
-  return r.code;
-};
 
 /**
  * One probe of `address` as the prober makes it: undefined when it passes (an answer from 200 to
