@@ -2,7 +2,7 @@
 // latency, full resync, RSS, idle CPU, and reconvergence after a SIGKILL restart.
 //
 //   node --import tsx bench/scale.ts [--containers=200] [--resources=10000] [--settle-seconds=60] [--idle-seconds=120] [--watch-writes=200]
-//                                     [--probe-interval=N]   (the servers' health check every N s instead of 10)
+//                                     [--probe-interval=N]   (the servers' health check every N s instead of the static default, 30)
 //
 // Without DATABASE_URL it starts its own PostgreSQL (embedded, temporary data dir, a free
 // loopback port); with DATABASE_URL (a user who may CREATE DATABASE) it uses that server.
@@ -41,6 +41,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { STATIC_DEFAULT_INTERVAL_SECONDS } from '../controllers/projectserver/container-spec.js';
 import { DockerRuntime, installationFilter } from '../docker/index.js';
 import { caddyImage, staticImage } from '../images/index.js';
 import { freePort, migrate } from '../store/index.js';
@@ -373,7 +374,7 @@ async function main(): Promise<void> {
     L.push(`objects: ${mix.servers} ProjectServers in ${mix.namespaces} namespaces, ${mix.routes} Routes, ${mix.deployments} Deployments (terminal), ${mix.events} Events = ${RESOURCES}; seeded in ${fmt(seedMs / 1000, 1)} s`);
     L.push(`convergence after the start with controllers, s: ready ${fmt(conv.ready / 1000, 1)}, ${mix.servers} running ${fmt(conv.running / 1000, 1)}, all healthy ${fmt(conv.healthy / 1000, 1)}, all Routes ready ${fmt(conv.routesReady / 1000, 1)}, queues empty ${fmt(conv.quiet / 1000, 1)}`);
     L.push('');
-    L.push(`(1) idle ${fmt(idle.seconds, 1)} s (load ${idle.load}; health probes every ${PROBE_S || 10} s): deployer ${fmt(idle.cpuPctOfCore, 2)}% of a core; machine ${fmt(idle.machineCores, 2)} cores; RSS ${fmt(idle.rssMiB)} MiB (peak ${fmt(idle.hwmMiB)}), ${idle.threads} threads; reconciles in the window ${JSON.stringify(idle.reconciles)}`);
+    L.push(`(1) idle ${fmt(idle.seconds, 1)} s (load ${idle.load}; health probes every ${PROBE_S || STATIC_DEFAULT_INTERVAL_SECONDS} s): deployer ${fmt(idle.cpuPctOfCore, 2)}% of a core; machine ${fmt(idle.machineCores, 2)} cores; RSS ${fmt(idle.rssMiB)} MiB (peak ${fmt(idle.hwmMiB)}), ${idle.threads} threads; reconciles in the window ${JSON.stringify(idle.reconciles)}`);
     L.push('');
     L.push('(2) paged list, all namespaces, limit=500, ms');
     L.push(table([['round (load)', 'total', ...PLURALS], ...lists.map((l, i) => [`${i + 1} (${l.load.split(' ')[0]})`, fmt(l.total), ...PLURALS.map((p) => `${fmt(l.kinds[p].ms)} (${l.kinds[p].items} in ${l.kinds[p].pages})`)])]));

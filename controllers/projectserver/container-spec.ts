@@ -22,6 +22,15 @@ export const DATA_ROOT = '/data';
 /** The file a static server's default health check fetches; written at every start. */
 export const HEALTH_FILE = '.deployer-health';
 
+/**
+ * How often a static server's default check (deployer's own Caddy file server, checked when the
+ * spec names no check) is probed: Docker's default interval. A dead server is seen at once by
+ * Docker's events; the check is for one that hangs, and every probe costs the deployer process
+ * CPU (BENCHMARKS.md, "Idle CPU at full size": 200 static servers every 10 s were most of an
+ * idle deployer's CPU). A check the spec names keeps DEFAULTS.intervalSeconds.
+ */
+export const STATIC_DEFAULT_INTERVAL_SECONDS = 30;
+
 export const DEFAULTS = {
   staticPort: 80,
   intervalSeconds: 10,
@@ -109,7 +118,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
     // why not busybox httpd). A restart rewrites a health file that went.
     cmd = ['sh', '-c', `echo ok > ${STATIC_ROOT}/${HEALTH_FILE} && exec caddy file-server --root ${STATIC_ROOT} --listen ":$PORT"`];
 
-  const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` } } : undefined);
+  const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` }, intervalSeconds: STATIC_DEFAULT_INTERVAL_SECONDS } : undefined);
   let healthCheck: ContainerSpec['healthCheck'];
   let probe: ProbeSpec | undefined;
   if (hc?.httpGet) {

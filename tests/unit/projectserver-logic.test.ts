@@ -35,7 +35,7 @@ t.test('a static server: the local image, the caddy file server over its volume 
   t.same(d.spec.mounts, [{ volume: d.volume, target: '/srv/static' }]);
   t.same(d.spec.env, { PORT: '80' });
   t.notOk(d.spec.healthCheck, 'no Docker health check (no runc exec every interval)');
-  t.same(d.probe, { path: '/.deployer-health', port: 80, intervalMs: 10_000, timeoutMs: 5000, retries: 3, startPeriodMs: 0 }, 'deployer probes it');
+  t.same(d.probe, { path: '/.deployer-health', port: 80, intervalMs: 30_000, timeoutMs: 5000, retries: 3, startPeriodMs: 0 }, "deployer probes it, every 30 s (Docker's default interval) when the spec names no check");
   t.same(d.spec.restartPolicy, { name: 'unless-stopped' });
   t.equal(d.spec.init, true);
   t.equal(d.spec.labels[LABELS.ownerUid], 'u-1');
