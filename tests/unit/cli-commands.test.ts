@@ -187,3 +187,28 @@ t.test('main: rollout status prints each phase once and its progress as a progre
   t.match(seen.at(-1)!.url, /watch=true/);
   t.match(seen.at(-1)!.url, /resourceVersion=7/, 'the watch starts after the revision first read');
 });
+
+t.test('main: delete --wait=false and --ignore-not-found, version --client, health -o json', async (t) => {
+  const seen: SeenRequest[] = [];
+  const fetch = fakeFetch({
+    '/apis/deployer.dev/v1': () => Response.json(DISCOVERY),
+    [`${PS_PATH}/blog`]: () => Response.json({ kind: 'ProjectServer', metadata: { name: 'blog', finalizers: ['deployer.dev/cleanup'] } }),
+    '/api/monitoring/health': () => Response.json({ containers: { total: 0 } }),
+  }, seen);
+  let io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['delete', 'ps', 'blog', 'gone', '-n', 'team-a', '--wait=false', '--ignore-not-found'], io, fetch), 0);
+  t.equal(io.stdout, 'projectserver "blog" deleted\n', 'the missing one is skipped quietly');
+  t.same(seen.filter((r) => r.method !== 'GET' || r.url.includes('/projectservers/')).map((r) => `${r.method} ${new URL(r.url).pathname.split('/').pop()}`), ['DELETE blog', 'DELETE gone'], 'no wait: nothing polled');
+  t.same(io.progressLines, []);
+  io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['delete', 'ps', 'gone', '-n', 'team-a'], io, fetch), 1, 'without --ignore-not-found a missing object fails');
+  t.match(io.stderr, /^Error from server \(NotFound\): /);
+  io = memoryIo({ now: NOW });
+  const before = seen.length;
+  t.equal(await main(['version', '--client'], io, fetch), 0);
+  t.match(io.stdout, /^Client Version: \S+\n$/);
+  t.equal(seen.length, before, '--client asks no server');
+  io = memoryIo({ env: SERVER_ENV, now: NOW });
+  t.equal(await main(['health', '-o', 'json'], io, fetch), 0);
+  t.same(JSON.parse(io.stdout), { containers: { total: 0 } });
+});
