@@ -29,6 +29,12 @@ export interface Reconciler {
 export interface ReconcileContext {
   /** The informer's copy (may lag the store by a notification; re-read before deciding). */
   cached(key: string): ResourceObject | undefined;
+  /**
+   * The informers' copies of every object of `kind`: this controller's kind or one it watches
+   * (a lister, as client-go's: no round trip to the store; may lag it by a notification).
+   * Throws for any other kind. The objects are shared: never change them.
+   */
+  list(kind: string): ResourceObject[];
   /** Pass as `fence` on every status write. */
   fence: Fence;
   /** Where to record what a reconcile observes (deployment phase durations); absent in tests without one. */
@@ -144,7 +150,13 @@ export class Controller {
     if (lead.signal.aborted) return;
     lead.signal.addEventListener('abort', stop, { once: true });
     informer.onChange((key) => queue.add(key));
-    const ctx: ReconcileContext = { cached: (key) => informer.get(key), fence: { lease: opts.name, token: lead.token }, metrics };
+    const byKind = new Map<string, Informer>([[opts.kind.kind, informer], ...(opts.watches ?? []).map((w, i) => [w.kind.kind, secondary[i]] as const)]);
+    const list = (kind: string) => {
+      const inf = byKind.get(kind);
+      if (!inf) throw new Error(`the ${opts.name} controller neither reconciles nor watches ${kind}`);
+      return [...inf.values()];
+    };
+    const ctx: ReconcileContext = { cached: (key) => informer.get(key), list, fence: { lease: opts.name, token: lead.token }, metrics };
     // bound once: a reconcile only increments these
     const m = metrics && {
       success: metrics.reconciles.labels(opts.name, 'success'),
