@@ -140,6 +140,8 @@ export class WatchHub {
   /** Reconnect attempts since the connection was lost (0 while connected). */
   private attempts = 0;
   private readonly outage: OutageLog;
+  /** Reads failing on a live connection (retried every READ_RETRY_MS): logged as an outage too. */
+  private readonly readOutage: OutageLog;
   private connected = false;
   private initialized = false;
   private readonly pollIntervalMs: number;
@@ -151,6 +153,7 @@ export class WatchHub {
     this.batchSize = opts.batchSize ?? 1000;
     this.log = opts.log ?? (() => undefined);
     this.outage = new OutageLog(this.log);
+    this.readOutage = new OutageLog(this.log);
   }
 
   /** The newest revision every subscriber has been handed. */
@@ -271,9 +274,10 @@ export class WatchHub {
         }
         if (res.rows.length === this.batchSize) this.again = true;
       } while (this.again && !this.stopped);
+      this.readOutage.recovered('watch hub reads succeed again');
     } catch (err) {
       if (this.client === client) {
-        this.log('watch hub read failed; retrying', err);
+        this.readOutage.failed(`watch hub read failed; retrying every ${READ_RETRY_MS} ms`, err);
         this.retrySoon();
       }
     } finally {
