@@ -42,6 +42,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { STATIC_DEFAULT_INTERVAL_SECONDS } from '../controllers/projectserver/container-spec.js';
+import { RESYNC_MS as PROJECTSERVER_RESYNC_MS } from '../controllers/projectserver/index.js';
 import { DockerRuntime, installationFilter } from '../docker/index.js';
 import { caddyImage, staticImage } from '../images/index.js';
 import { freePort, migrate } from '../store/index.js';
@@ -242,6 +243,23 @@ async function main(): Promise<void> {
     };
     log(`idle ${IDLE_S} s: ${fmt(idle.cpuPctOfCore, 2)}% of a core, RSS ${fmt(idle.rssMiB)} MiB; reconciles ${JSON.stringify(idle.reconciles)}`);
 
+    // (1b) the projectserver controller's periodic resync, asked for now: its CPU, spread over its
+    // period, belongs to idle too. Counted in the goal unless the window above already held one.
+    const pr0 = procFigures(deployer.pid);
+    const sr0 = await scrape(api);
+    const tResync = now();
+    const asked = await api.request('POST', '/api/monitoring/reconcile?controller=projectserver');
+    if (asked.status !== 202) throw new Error(`POST /api/monitoring/reconcile?controller=projectserver: HTTP ${asked.status}`);
+    await pollUntil(async () => {
+      await sleep(1000); // a scrape costs the deployer CPU too: not too many of them
+      const s = await scrape(api!);
+      return reconciles(s, 'projectserver') - reconciles(sr0, 'projectserver') >= mix.servers && gauge(s, 'deployer_controller_queue_depth', 'projectserver') === 0;
+    }, 'the projectserver resync', 300_000);
+    const pr1 = procFigures(deployer.pid);
+    const psResync = { ms: now() - tResync, cpuMs: pr1.cpuMs - pr0.cpuMs, periodMs: PROJECTSERVER_RESYNC_MS, amortizedPct: ((pr1.cpuMs - pr0.cpuMs) / PROJECTSERVER_RESYNC_MS) * 100, inWindow: idle.reconciles.projectserver >= mix.servers };
+    const idleGoalPct = idle.cpuPctOfCore + (psResync.inWindow ? 0 : psResync.amortizedPct);
+    log(`projectserver resync: ${fmt(psResync.ms)} ms, ${fmt(psResync.cpuMs)} ms of CPU = ${fmt(psResync.amortizedPct, 2)}% of a core over its ${PROJECTSERVER_RESYNC_MS / 60_000} min period${psResync.inWindow ? ' (the idle window held one already)' : ''}`);
+
     // (2) paged list
     const lists: { load: string; total: number; kinds: Record<string, Awaited<ReturnType<typeof pagedList>>> }[] = [];
     for (let round = 0; round < 3; round++) {
@@ -346,7 +364,11 @@ async function main(): Promise<void> {
       { goal: `paged list of ${RESOURCES} ≤ ${GOALS.listMs} ms (median of 3)`, value: `${fmt(listMed)} ms`, met: listMed <= GOALS.listMs },
       { goal: `full resync ≤ ${GOALS.resyncMs} ms (median of 3)`, value: `${fmt(resyncMed)} ms`, met: resyncMed <= GOALS.resyncMs },
       { goal: `RSS at idle ≤ ${GOALS.rssMB} MB`, value: `${fmt(idle.rssMiB * 1.048576)} MB`, met: idle.rssMiB * 1.048576 <= GOALS.rssMB },
-      { goal: `idle CPU ≤ ${GOALS.idleCpuPct}% of a core (${IDLE_S} s)`, value: `${fmt(idle.cpuPctOfCore, 2)}%`, met: idle.cpuPctOfCore <= GOALS.idleCpuPct },
+      {
+        goal: `idle CPU ≤ ${GOALS.idleCpuPct}% of a core (${IDLE_S} s${psResync.inWindow ? '' : ', plus the projectserver resync spread over its period'})`,
+        value: psResync.inWindow ? `${fmt(idleGoalPct, 2)}%` : `${fmt(idleGoalPct, 2)}% (${fmt(idle.cpuPctOfCore, 2)} + ${fmt(psResync.amortizedPct, 2)})`,
+        met: idleGoalPct <= GOALS.idleCpuPct,
+      },
       { goal: `${mix.servers} containers adopted ≤ ${GOALS.adoptMs} ms after the restart`, value: `${fmt(restart.adopted)} ms`, met: restart.adopted <= GOALS.adoptMs },
       { goal: 'none recreated or restarted', value: `${changed.length} of ${before.size}`, met: changed.length === 0 },
     ];
@@ -359,6 +381,7 @@ async function main(): Promise<void> {
       seedMs,
       convergenceMs: conv,
       idle,
+      projectserverResync: psResync,
       lists,
       watch,
       resyncs,
@@ -375,6 +398,7 @@ async function main(): Promise<void> {
     L.push(`convergence after the start with controllers, s: ready ${fmt(conv.ready / 1000, 1)}, ${mix.servers} running ${fmt(conv.running / 1000, 1)}, all healthy ${fmt(conv.healthy / 1000, 1)}, all Routes ready ${fmt(conv.routesReady / 1000, 1)}, queues empty ${fmt(conv.quiet / 1000, 1)}`);
     L.push('');
     L.push(`(1) idle ${fmt(idle.seconds, 1)} s (load ${idle.load}; health probes every ${PROBE_S || STATIC_DEFAULT_INTERVAL_SECONDS} s): deployer ${fmt(idle.cpuPctOfCore, 2)}% of a core; machine ${fmt(idle.machineCores, 2)} cores; RSS ${fmt(idle.rssMiB)} MiB (peak ${fmt(idle.hwmMiB)}), ${idle.threads} threads; reconciles in the window ${JSON.stringify(idle.reconciles)}`);
+    L.push(`(1b) a projectserver resync asked for: ${fmt(psResync.ms)} ms, ${fmt(psResync.cpuMs)} ms of deployer CPU = ${fmt(psResync.amortizedPct, 2)}% of a core spread over its ${psResync.periodMs / 60_000}-minute period${psResync.inWindow ? ' (the idle window held one already: not added)' : ' (added to the idle figure for the goal)'}`);
     L.push('');
     L.push('(2) paged list, all namespaces, limit=500, ms');
     L.push(table([['round (load)', 'total', ...PLURALS], ...lists.map((l, i) => [`${i + 1} (${l.load.split(' ')[0]})`, fmt(l.total), ...PLURALS.map((p) => `${fmt(l.kinds[p].ms)} (${l.kinds[p].items} in ${l.kinds[p].pages})`)])]));

@@ -18,6 +18,16 @@ export { desiredContainer, type ServerSettings } from './container-spec.js';
 
 const KIND = kindByName('ProjectServer')!;
 
+/**
+ * The backstop resync: every ProjectServer reconciled again though nothing happened. Docker's
+ * events (and a resync whenever their stream reconnects), the probes' verdicts and inotify on
+ * the volumes bring every change at once; this catches only what they would all miss. Each pass
+ * is a store read, a `docker inspect` and a look at the releases per server: at 200 servers
+ * every 2 minutes it was a good part of an idle deployer's CPU (BENCHMARKS.md, "Idle CPU at full
+ * size"), so 10 minutes, as controller-runtime's is hours.
+ */
+export const RESYNC_MS = 10 * 60_000;
+
 export function projectServerController(deps: ControllerDeps): Controller {
   const docker = deps.docker;
   if (!docker) throw new Error('the projectserver controller needs Docker (no engine is connected)');
@@ -46,7 +56,7 @@ export function projectServerController(deps: ControllerDeps): Controller {
       prober,
     }),
     workers: 4,
-    resyncMs: 120_000,
+    resyncMs: RESYNC_MS,
     baseDelayMs: 200,
     maxDelayMs: 30_000,
     clock: deps.clock,

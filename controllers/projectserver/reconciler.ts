@@ -57,6 +57,12 @@ export interface ProjectServerReconcilerOptions {
 
 /** How soon a failed release check is tried again. */
 const HEAL_RETRY_MS = 1000;
+/**
+ * A static server whose volume this process cannot read on the host (deployer not on the Docker
+ * host) has no inotify watch on its releases: its releases are checked again this often, since
+ * the controller's own resync (index.ts RESYNC_MS) is far longer.
+ */
+export const UNWATCHED_RELEASES_RECHECK_MS = 120_000;
 
 type Action = { kind: 'created' | 'recreated' | 'started' | 'restarted' | 'stopped'; reason: string };
 
@@ -211,7 +217,9 @@ export class ProjectServerReconciler implements Reconciler {
       this.o.watchReleases?.(key, desired.volume, services);
       if (state?.running && services.length)
         try {
-          const healed = await healReleases(ps, state.id, await this.mountpoints.of(desired.volume), { store: this.o.store, docker, events: this.o.events, fence: ctx.fence, now: new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+          const mountpoint = await this.mountpoints.of(desired.volume);
+          if (!mountpoint) healRetry = UNWATCHED_RELEASES_RECHECK_MS;
+          const healed = await healReleases(ps, state.id, mountpoint, { store: this.o.store, docker, events: this.o.events, fence: ctx.fence, now: new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
           if (healed.services) ps = { ...ps, status: { ...ps.status, services: healed.services, ...(healed.currentDeployment ? { currentDeployment: healed.currentDeployment } : {}) } };
         } catch {
           healRetry = HEAL_RETRY_MS; // an exec into a container that just (re)started: look again soon
