@@ -113,6 +113,7 @@ t.test('/metrics during a deployment, a container restart and a zombie', async (
     t.ok(observed.length >= 4, 'a static deployment passes several phases');
     t.equal(delta('deployer_deployment_phase_duration_seconds_bucket', { phase: 'queued', le: '+Inf' }), 1);
     t.equal(after.types.get('deployer_deployment_phase_duration_seconds'), 'histogram');
+    t.ok(after.find('deployer_deployment_phase_duration_seconds_bucket').some((x) => x.labels.le === '0.1'), 'sub-second buckets: most phases take under a second');
 
     t.ok(delta('deployer_http_requests_total', { route: LIST_ROUTE, method: 'POST', code: '201' }) >= 1, 'POSTs counted by route pattern');
     t.ok(delta('deployer_http_requests_total', { route: ITEM_ROUTE, method: 'GET', code: '200' }) >= phases.length, 'GETs of the deployment');
