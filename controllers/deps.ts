@@ -33,6 +33,11 @@ export interface ProxySettings {
   httpsPort: number;
   /** Host port of the admin API on 127.0.0.1; 0 lets Docker pick. */
   adminPort: number;
+  /**
+   * How often the route controller compares the proxy's config with the Routes when nothing
+   * happened (a config edited by hand); default controllers/route DRIFT_CHECK_MS.
+   */
+  driftCheckMs?: number;
 }
 
 export interface ControllerDeps {

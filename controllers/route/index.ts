@@ -22,8 +22,13 @@ export { ensureProxy } from './proxy-container.js';
 export const SYNC_KEY = 'sync';
 const ROUTE = kindByName('Route')!;
 const PROJECT_SERVER = kindByName('ProjectServer')!;
-/** How often the proxy's config is compared with the Routes even when nothing happened. */
-export const DRIFT_CHECK_MS = 10_000;
+/**
+ * How often the proxy's config is compared with the Routes even when nothing happened (a config
+ * edited by hand through the admin API; a proxy restarted or removed brings a Docker event). Each
+ * check reads the proxy's whole config: every 10 s it was a good part of an idle deployer's CPU
+ * at 400 Routes (BENCHMARKS.md, "Idle CPU at full size").
+ */
+export const DRIFT_CHECK_MS = 30_000;
 
 export function routeController(deps: ControllerDeps): Controller {
   const docker = deps.docker;
@@ -33,10 +38,15 @@ export function routeController(deps: ControllerDeps): Controller {
   const events = new EventRecorder({ resources: deps.store.resources, component: 'route-controller', instance: deps.identity, clock, log });
   const outage = new RouteDockerOutage({ store: deps.store, events, clock, key: SYNC_KEY });
 
+  const driftCheckMs = docker.proxy.driftCheckMs ?? DRIFT_CHECK_MS;
+  // one client per admin URL (a recreated proxy gets a new port): it remembers its last
+  // comparison, so a drift check with nothing changed is cheap
+  let proxy: CaddyProxy | undefined;
   const sync = async (ctx: ReconcileContext) => {
     const endpoint = await ensureProxy(docker.runtime, docker.installation, docker.proxy);
     if (endpoint.action) log(`proxy container ${endpoint.action}`);
-    const proxy = new CaddyProxy({ adminUrl: endpoint.adminUrl, ports: { http: PROXY_PORTS.http, https: PROXY_PORTS.https }, adminListen: `0.0.0.0:${PROXY_PORTS.admin}` });
+    if (endpoint.action || proxy?.adminUrl !== endpoint.adminUrl)
+      proxy = new CaddyProxy({ adminUrl: endpoint.adminUrl, ports: { http: PROXY_PORTS.http, https: PROXY_PORTS.https }, adminListen: `0.0.0.0:${PROXY_PORTS.admin}` });
     // A proxy just made needs a moment; one that Docker says runs must answer at once (if it
     // does not, it is probably being removed: its destroy event brings us back).
     await proxy.waitReady(endpoint.action ? 10_000 : 1000);
@@ -77,7 +87,7 @@ export function routeController(deps: ControllerDeps): Controller {
       if (conflict.status === 'True' && before !== 'True')
         void events.record({ kind: 'Route', namespace: r.metadata.namespace!, name: r.metadata.name!, uid: r.metadata.uid }, 'Warning', 'Conflict', conflict.message!, { fence: ctx.fence });
     }
-    return { requeueAfterMs: DRIFT_CHECK_MS };
+    return { requeueAfterMs: driftCheckMs };
   };
 
   const controller: Controller = new Controller({

@@ -54,7 +54,8 @@ export async function startControllers(t: Test, names: string[], opts: { connect
     staticImage: await staticTag,
     network: networkName(installation),
     // host ports 0: Docker picks free ones, so test files run side by side
-    proxy: { image: await caddyTag, httpPort: 0, httpsPort: 0, adminPort: 0 },
+    // the drift check every 2 s, not every 30: route.test.ts waits for it to repair a hand edit
+    proxy: { image: await caddyTag, httpPort: 0, httpsPort: 0, adminPort: 0, driftCheckMs: 2000 },
   };
   const log = (msg: string, err?: unknown) => {
     if (process.env.TEST_LOG) console.error(msg, err ?? '');
