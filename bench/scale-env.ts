@@ -22,13 +22,13 @@ export interface DeployerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node [nodeArgs] --import tsx server.ts` with `env`; its output goes to `logFile` (appended). */
+/** Starts `node [nodeArgs] start.mjs` (as `npm start` does) with `env`; its output goes to `logFile` (appended). */
 export function startDeployer(env: Record<string, string>, port: number, logFile: string, nodeArgs: string[] = []): DeployerProcess {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, DEPLOYER_TLS_PORT: 'off', ...env, PORT: String(port), HOST: '127.0.0.1' }))
     if (v !== undefined && !k.startsWith('NODE_V8_COVERAGE')) childEnv[k] = v;
   const startedAt = performance.now();
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeArgs, 'start.mjs'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(logFile, { flags: 'a' });
   proc.stdout!.pipe(out, { end: false });
   proc.stderr!.pipe(out, { end: false });

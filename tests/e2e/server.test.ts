@@ -4,9 +4,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openWatch } from '../helpers/api.js';
 import { api, spawnServer } from '../helpers/process.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const PS = '/apis/deployer.dev/v1/namespaces/default/projectservers';
 
@@ -95,7 +98,10 @@ t.test('npm start (scripts/start.sh) brings the API up on HOST and PORT', async 
   await s.waitReady();
   const v = await fetch(`${s.url}/version`);
   t.equal(v.status, 200);
-  t.equal((await api(s.url, 'start-sh-token', 'GET', PS)).status, 200);
+  t.equal((await api(s.url, 'start-sh-token', 'GET', PS)).status, 200, 'the migrations ran (read next to store/migrate.ts, also from the bundle)');
+  const page = await fetch(`${s.url}/`);
+  t.match(await page.text(), /<html/i, 'the dashboard is served (its files read next to api/routes/dashboard.ts, also from the bundle)');
+  t.ok(statSync(join(ROOT, '.deployer-server', 'main.mjs')).isFile(), 'start.mjs ran deployer from its bundle');
   t.equal(await s.kill('SIGTERM'), 0);
 });
 

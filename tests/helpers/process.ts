@@ -19,14 +19,14 @@ export interface ServerProcess {
 }
 
 /**
- * Spawns deployer (`node --import tsx server.ts` unless told otherwise) with `env`; kills it
+ * Spawns deployer (`node start.mjs`, as `npm start` runs it, unless told otherwise) with `env`; kills it
  * (SIGKILL) at teardown if still running. No controllers run unless `env` names them
  * (DEPLOYER_CONTROLLERS), so API tests create no containers.
  */
 export async function spawnServer(
   t: Test,
   env: Record<string, string | undefined>,
-  command: string[] = [process.execPath, '--import', 'tsx', 'server.ts'],
+  command: string[] = [process.execPath, 'start.mjs'],
 ): Promise<ServerProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const childEnv: Record<string, string> = {};

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 t.test('the bin bundles cli/ once, again after a change, and can do without', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'deployctl-bin-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  for (const p of ['cli', 'schemas', 'package.json']) await cp(join(ROOT, p), join(dir, p), { recursive: true });
+  for (const p of ['cli', 'schemas', 'package.json', 'scripts/bundle-cache.mjs']) await cp(join(ROOT, p), join(dir, p), { recursive: true });
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   const bin = join(dir, 'cli', 'deployctl.mjs');
   const bundle = join(dir, '.deployctl', 'main.mjs');
