@@ -49,7 +49,7 @@ function fake() {
 t.test('a new container: its first probe is awaited (healthy at once when it answers); later changes wake the key', async (t) => {
   const f = fake();
   const woke: string[] = [];
-  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
+  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10, tickMs: 1 });
   t.teardown(() => p.closeAll());
   t.match(await p.observe('k', target()), { status: 'healthy', failingStreak: 0 }, 'answered: healthy in the same pass');
   t.same(f.calls[0], 'http://10.0.0.2:80/.deployer-health');
@@ -63,7 +63,7 @@ t.test('a new container: its first probe is awaited (healthy at once when it ans
   t.same(woke, ['k2']);
   t.match(await p.observe('k2', target({ containerId: 'c2' })), { status: 'healthy' });
 
-  const hung = new HttpProber({ wake: () => {}, get: () => new Promise(() => {}) });
+  const hung = new HttpProber({ wake: () => {}, get: () => new Promise(() => {}), tickMs: 1 });
   t.teardown(() => hung.closeAll());
   const t0 = Date.now();
   t.match(await hung.observe('k', target()), { status: 'starting' }, 'a first probe that hangs is not waited for long');
@@ -73,7 +73,7 @@ t.test('a new container: its first probe is awaited (healthy at once when it ans
 t.test('failures: counted once per interval, unhealthy after `retries`, healthy again on a pass', async (t) => {
   const f = fake();
   const woke: string[] = [];
-  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10 });
+  const p = new HttpProber({ wake: (k) => woke.push(k), get: f.get, startingEveryMs: 10, tickMs: 1 });
   t.teardown(() => p.closeAll());
   t.match(await p.observe('k', target()), { status: 'healthy' });
   f.set(503);
@@ -92,7 +92,7 @@ t.test('failures: counted once per interval, unhealthy after `retries`, healthy 
 t.test('while starting, quick probes pass early but failures count only per interval and not in the start period', async (t) => {
   const f = fake();
   f.set(new Error('refused'));
-  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
+  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10, tickMs: 1 });
   t.teardown(() => p.closeAll());
   await p.observe('k', target({ intervalMs: 1000, startPeriodMs: 0 }));
   await sleep(300);
@@ -104,7 +104,7 @@ t.test('while starting, quick probes pass early but failures count only per inte
 
   const g = fake();
   g.set(500);
-  const q = new HttpProber({ wake: () => {}, get: g.get, startingEveryMs: 10 });
+  const q = new HttpProber({ wake: () => {}, get: g.get, startingEveryMs: 10, tickMs: 1 });
   t.teardown(() => q.closeAll());
   const now = new Date().toISOString(); // the start period counts from the container's start
   const health = () => q.observe('k', target({ startPeriodMs: 400, retries: 1, startedAt: now }));
@@ -119,7 +119,7 @@ t.test('while starting, quick probes pass early but failures count only per inte
 t.test('a new container start resets; a seed is kept until a probe disagrees; forget and closeAll stop probing', async (t) => {
   const f = fake();
   f.set(500);
-  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10 });
+  const p = new HttpProber({ wake: () => {}, get: f.get, startingEveryMs: 10, tickMs: 1 });
   t.teardown(() => p.closeAll());
   const first = target();
   t.same(await p.observe('k', first, { status: 'healthy', failingStreak: 0 }), { status: 'healthy', failingStreak: 0, lastOutput: 'GET /.deployer-health answered 500' }, 'seeded; a failure within the first interval does not count');
@@ -137,6 +137,27 @@ t.test('a new container start resets; a seed is kept until a probe disagrees; fo
   await sleep(100);
   t.ok(f.calls.length <= n + 2, 'no probes after closeAll');
   t.equal(p.size, 0);
+});
+
+t.test('probes fall due on whole ticks: those due in the same tick go out together, on one timer', async (t) => {
+  const at: number[] = [];
+  const p = new HttpProber({ wake: () => {}, get: async () => (at.push(Date.now()), 200), tickMs: 200 });
+  t.teardown(() => p.closeAll());
+  for (let i = 0; i < 6; i++) {
+    await p.observe(`k${i}`, target({ containerId: `c${i}`, intervalMs: 300 }));
+    await sleep(15); // first probes at different moments
+  }
+  const ticks = (p as unknown as { ticks: Map<number, unknown> }).ticks;
+  t.ok(ticks.size <= 2, `6 probes due over 100 ms share ${ticks.size} tick(s)`);
+  t.ok([...ticks.keys()].every((k) => k % 200 === 0), 'on whole multiples of the tick');
+  at.length = 0;
+  await until(() => at.length >= 6, 'the next probe of each');
+  const sent = at.slice(0, 6);
+  t.ok(sent.every((x) => x % 200 < 60), `each went out on a tick, not on a timer of its own (${sent.map((x) => x % 1000).join(', ')} ms past the second)`);
+  t.ok(new Set(sent.map((x) => Math.floor(x / 200))).size <= 2, 'in at most two bursts');
+  p.forget('k0');
+  p.closeAll();
+  t.equal(ticks.size, 0, 'no timer left once nothing is probed');
 });
 
 t.test('seedHealth: only a passing verdict about this same container start', async (t) => {
