@@ -12,7 +12,7 @@
 //   one is inside, so two deployments never switch one link at once.
 // - Pruning keeps the live dir, the dirs of deployments still in progress, and the dirs of the
 //   newest `limit` retained releases besides the live one; it removes every other release dir.
-import type { Deployment } from '../../schemas/index.js';
+import type { Deployment, Route } from '../../schemas/index.js';
 import { releaseDir } from '../releases/layout.js';
 
 export type Phase = NonNullable<NonNullable<Deployment['status']>['phase']>;
@@ -107,4 +107,18 @@ export function strayTemporaries(entries: readonly string[], target: string, all
     const m = /^\.(?:tmp-deployment|build|current)-(.+)$/.exec(e);
     return m !== null && !busy.has(m[1]!);
   });
+}
+
+/**
+ * What updating_routes says about the Routes to a service: the ready ones serve it; one not
+ * ready (a conflict it lost, a server not ready yet) is named apart, so the message never claims
+ * a Route the proxy does not apply.
+ */
+export function routesMessage(routes: readonly Route[]): string {
+  if (routes.length === 0) return 'no Route serves this service yet';
+  const names = (rs: readonly Route[]) => rs.map((r) => r.metadata.name).join(', ');
+  const ready = routes.filter((r) => r.status?.ready);
+  const notReady = routes.filter((r) => !r.status?.ready);
+  if (ready.length === 0) return `no Route serves this service yet (not ready: ${names(notReady)})`;
+  return `served by Route ${names(ready)}${notReady.length ? ` (not ready: ${names(notReady)})` : ''}`;
 }

@@ -22,7 +22,7 @@ import type { FaultHook } from '../runtime/fault.js';
 import { buildDir, deploymentOfDir, markerOf, MARKER_FILE, NOT_INTACT, releaseDir, serviceDir, STATIC_ROOT, tmpDir, type ServiceListing } from '../releases/layout.js';
 import { VolumeOpError, type ReleaseVolume } from '../releases/volume.js';
 import { probe, type ProbeTarget } from './health.js';
-import { deadlineOf, dirOf, type Phase } from './logic.js';
+import { deadlineOf, dirOf, routesMessage, type Phase } from './logic.js';
 import { packTar } from './release-tar.js';
 import { fetchSource, SourceError, type SourceContent } from './sources.js';
 
@@ -269,7 +269,7 @@ export class StaticPipeline {
       kind: 'next',
       phase: 'health_check',
       metadata: { routes: routes.map((r) => r.metadata.name!) },
-      message: routes.length ? `served by Route ${routes.map((r) => r.metadata.name).join(', ')}` : 'no Route serves this service yet',
+      message: routesMessage(routes),
     };
   }
 

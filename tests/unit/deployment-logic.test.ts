@@ -1,10 +1,10 @@
 // The deployment controller's pure rules: who supersedes whom, who waits at the switch, what
 // is pruned, which temporaries are stray; the fault hook's parsing; the volume listing parser.
 import t from 'tap';
-import { byCreation, deadlineOf, mustWaitFor, prunable, strayTemporaries, supersededBy } from '../../controllers/deployment/logic.js';
+import { byCreation, deadlineOf, mustWaitFor, prunable, routesMessage, strayTemporaries, supersededBy } from '../../controllers/deployment/logic.js';
 import { parseListing } from '../../controllers/releases/layout.js';
 import { parseFault } from '../../controllers/runtime/fault.js';
-import type { Deployment } from '../../schemas/index.js';
+import type { Deployment, Route } from '../../schemas/index.js';
 
 let n = 0;
 function dep(name: string, phase?: string, extra: { server?: string; service?: string; created?: string; dir?: string; deleting?: boolean } = {}): Deployment {
@@ -94,4 +94,12 @@ t.test('a service dir listing', async (t) => {
   });
   t.same(parseListing('current \n'), { entries: [] }, 'no link');
   t.same(parseListing(''), { entries: [] }, 'no dir');
+});
+
+t.test("updating_routes' message names the ready Routes as serving, and the others apart", async (t) => {
+  const rt = (name: string, ready: boolean) => ({ metadata: { name }, spec: { host: `${name}.test`, projectServer: 'blog' }, status: { ready } }) as unknown as Route;
+  t.equal(routesMessage([]), 'no Route serves this service yet');
+  t.equal(routesMessage([rt('site', true)]), 'served by Route site');
+  t.equal(routesMessage([rt('site', true), rt('site-copy', false)]), 'served by Route site (not ready: site-copy)', 'a Route that lost a conflict is not claimed');
+  t.equal(routesMessage([rt('a', false)]), 'no Route serves this service yet (not ready: a)');
 });
