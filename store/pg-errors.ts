@@ -19,7 +19,9 @@ export function mapPgError(err: unknown): unknown {
   if (err instanceof ApiError) return err;
   const e = err as { code?: string; message?: string };
   if (isConnectionError(err)) return unavailable('the database is unavailable; retry shortly', 2);
-  if (e?.code === '53100') return unavailable('the database is out of disk space: the write was not made; free space in the data directory', 5);
+  if (e?.code === '53100')
+    // the database's disk: deployer's data directory for the embedded one, the server's own otherwise
+    return unavailable("the database is out of disk space: the write was not made; free space on the database's disk (deployer's data directory when it runs the embedded database)", 5);
   if (e?.code && /^53/.test(e.code)) return unavailable(`the database is out of resources (${e.code}); retry shortly`, 2);
   if (e?.code === '40001' || e?.code === '40P01') return unavailable('the database aborted a conflicting transaction; retry', 1);
   return err;
