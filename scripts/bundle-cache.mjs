@@ -42,7 +42,7 @@ const keepImportMetaUrl = (root) => ({
   name: 'keep-import-meta-url',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, (args) => {
-      if (!args.path.startsWith(root) || args.path.includes(`${join(root, 'node_modules')}`)) return undefined;
+      if (!args.path.startsWith(root) || args.path.startsWith(join(root, 'node_modules'))) return undefined;
       const src = readFileSync(args.path, 'utf8');
       if (!src.includes('import.meta.url')) return undefined;
       return { contents: src.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };

@@ -30,7 +30,6 @@ import { deadlineOf } from './logic.js';
 import { HEALTH_WINDOW_MS, sleep, type Metadata, type Step } from './pipeline.js';
 
 const ROUTE = kindByName('Route')!;
-
 const POLL_MS = 100;
 /** After the proxy switched, how long requests already on their way to the old container get to finish. */
 export const DRAIN_MS = 1500;

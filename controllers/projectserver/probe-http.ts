@@ -144,6 +144,8 @@ class Exchange {
   private keepAlive = true;
   private answered = false;
   private gotBytes = false;
+  /** Its own timer ended it: a slow server, not a stale socket (no retry). */
+  private timedOut = false;
   private readonly timer: NodeJS.Timeout;
   private readonly onAbort: () => void;
 
@@ -154,7 +156,10 @@ class Exchange {
     private readonly resolve: (code: number) => void,
     private readonly reject: (err: Error) => void,
   ) {
-    this.timer = setTimeout(() => this.fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.fail(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
     this.onAbort = () => this.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     signal.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -182,7 +187,7 @@ class Exchange {
     this.cleanup();
     this.conn.socket.destroy();
     if (this.answered) return;
-    this.reject(this.conn.used && !this.gotBytes && !this.signal.aborted && !/^no answer/.test(err.message) ? new StaleSocket(err.message) : err);
+    this.reject(this.conn.used && !this.gotBytes && !this.signal.aborted && !this.timedOut ? new StaleSocket(err.message) : err);
   }
 
   private cleanup(): void {
