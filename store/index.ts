@@ -83,6 +83,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     onRemoved: () => void collectGarbage().catch((err) => log('garbage collection failed', err)),
   });
 
+  const leases = new LeaseStore(pool, { connectionString: opts.connectionString, connectionTimeoutMillis: 5000 });
   const timers: NodeJS.Timeout[] = [];
   if (opts.maintenance !== false) {
     const every = opts.compaction?.intervalMs ?? 60_000;
@@ -97,7 +98,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pool,
     resources,
     tokens,
-    leases: new LeaseStore(pool),
+    leases,
     records: new RecordStore(pool),
     hub,
     ping: async () => {
@@ -108,6 +109,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       for (const t of timers) clearInterval(t);
       await gcRunning?.catch(() => undefined);
       await hub.stop();
+      await leases.close();
       await pool.end();
     },
   };

@@ -87,6 +87,10 @@ export class LeaderElector implements RoundParticipant {
     this.lose('stopping');
   }
 
+  onSessionLost(reason: string): void {
+    if (!this.stopped) this.lose(`its database session ended: ${reason}`);
+  }
+
   onOutcome(o: LeaseOutcome, startedAt: number, seq: number): void {
     if (this.stopped || seq <= this.lastSeq) return;
     this.lastSeq = seq;

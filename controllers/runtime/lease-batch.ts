@@ -2,8 +2,9 @@
 // process's leases in one statement (store/leases.ts tryAcquireOrRenewMany) and hands each
 // LeaderElector its lease's outcome. Why: with one elector per controller each renewing on
 // its own, an idle deployer spent most of its CPU on lease round trips (4 controllers, 13
-// UPDATEs a second); renewing less often is not the way out — fewer attempts within the renew
-// deadline lost leases on a loaded machine — so the attempts stay as frequent and get cheaper.
+// UPDATEs a second). The rounds run on the process' own database session, whose end frees its
+// leases for the others (store/lease-session.ts): failover after a crash does not wait for the
+// lease to expire, so the lease can be long and the rounds slow (DEFAULT_TIMINGS).
 //
 // Caveats first: the batch keeps no lease itself and decides nothing about leadership; each
 // elector judges its outcomes against its own renew deadline (see leader-elector.ts). A round
@@ -37,6 +38,12 @@ export interface BatchLeaseClient {
   tryAcquireOrRenewMany(names: readonly string[], identity: string, durationMs: number): Promise<Array<LeaseOutcome & { name: string }>>;
   /** Gives up those of the named leases that `identity` holds, in one statement. */
   releaseMany(names: readonly string[], identity: string): Promise<void>;
+  /**
+   * Hears of `identity`'s database session (store/lease-session.ts): `lost` when it ended —
+   * from then on its leases may be taken before they expire —, `released` when leases were
+   * given up anywhere. Returns the unsubscribe. Optional: without it, only expiry frees a lease.
+   */
+  watchSession?(identity: string, events: { lost(reason: string): void; released(names: string[]): void }): () => void;
 }
 
 /** A lease's side of the rounds: its LeaderElector. */
@@ -53,6 +60,8 @@ export interface RoundParticipant {
   onFailure(err: Error, startedAt: number, seq: number): void;
   /** The batch stopped: step down now (the batch releases the lease right after). */
   onBatchStopped(): void;
+  /** The session the rounds run on ended: anyone may take the lease now, so step down at once. */
+  onSessionLost(reason: string): void;
 }
 
 export interface LeaseTimings {
@@ -65,12 +74,16 @@ export interface LeaseTimings {
 export const JITTER_FACTOR = 1.2;
 
 /**
- * A killed leader releases nothing, so failover waits for its lease to expire, then for a
- * follower's next round: about leaseDuration + retryPeriod × JITTER_FACTOR at worst (≤ 3 s
- * here). A leader steps down after renewDeadline without a successful renew: long enough that
- * a busy database or a GC pause does not make it flap, and six rounds at the leaders' pace.
+ * A killed leader releases nothing, but its database session ends with it (store/lease-session.ts),
+ * so a follower takes the lease on its next round: within retryPeriod × JITTER_FACTOR (1.2 s),
+ * not after the lease's expiry. A leader shut down gracefully releases its leases and announces
+ * it, so followers take them at once. Only a leader that is alive but stalled (SIGSTOP, a long
+ * pause) holds its leases until they expire: leaseDuration + a round (≤ 6.2 s). A leader steps
+ * down after renewDeadline without a successful renew: long enough that a busy database or a GC
+ * pause does not make it flap (four rounds), short of the lease by a second. A round a second is
+ * what an idle deployer pays for leadership (BENCHMARKS.md, "Lease sessions").
  */
-export const DEFAULT_TIMINGS: LeaseTimings = { leaseDurationMs: 2500, renewDeadlineMs: 1800, retryPeriodMs: 300 };
+export const DEFAULT_TIMINGS: LeaseTimings = { leaseDurationMs: 5000, renewDeadlineMs: 4000, retryPeriodMs: 1000 };
 
 /** Rounds outstanding at once, at most (a slow database gets one more, not a pile). */
 export const MAX_IN_FLIGHT = 2;
@@ -115,12 +128,18 @@ export class LeaseBatch {
   private due = false;
   private stopped = false;
   private failures = { message: '', count: 0, loggedAt: -Infinity };
+  private readonly unwatch: () => void;
 
   constructor(private readonly opts: LeaseBatchOptions) {
     this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
     checkTimings(this.timings);
     this.clock = opts.clock ?? systemClock;
     this.identity = opts.identity;
+    this.unwatch =
+      opts.leases.watchSession?.(opts.identity, {
+        lost: (reason) => this.sessionLost(reason),
+        released: (names) => this.released(names),
+      }) ?? (() => undefined);
   }
 
   /** Adds a lease to the rounds; a batch that was idle starts a round at once. */
@@ -167,6 +186,24 @@ export class LeaseBatch {
       if (timer !== undefined) this.clock.clearTimeout(timer);
     }
     await this.release(held).catch((err) => this.opts.log?.('lease: release failed', err));
+    this.unwatch();
+  }
+
+  /** The session ended: every leader steps down now; the next round opens another. */
+  private sessionLost(reason: string): void {
+    if (this.stopped) return;
+    const leading = [...this.participants].filter(([, p]) => p.isLeader);
+    if (leading.length > 0) this.opts.log?.(`lease: the database session holding ${leading.map(([n]) => n).join(', ')} ended (${reason}); stepping down`);
+    for (const [name, p] of leading) this.call(name, () => p.onSessionLost(reason));
+  }
+
+  /** Leases were released somewhere: a follower of one of them tries now, not at its next round. */
+  private released(names: string[]): void {
+    if (this.stopped || this.timer === null) return; // idle, or a round is waiting for room already
+    if (!names.some((n) => this.participants.has(n) && !this.participants.get(n)!.isLeader)) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.round();
   }
 
   private schedule(ms: number): void {

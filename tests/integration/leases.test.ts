@@ -1,6 +1,7 @@
 // Leases (one per controller) and fencing of controllers' writes, on a real Postgres.
 import t from 'tap';
 import { kindByName } from '../../resources/index.js';
+import { LEASE_LOCK_CLASS } from '../../store/lease-session.js';
 import { ps, startApi } from '../helpers/api.js';
 
 const PS = kindByName('ProjectServer')!;
@@ -116,4 +117,64 @@ t.test('processes racing for the same leases in different orders: no deadlock, o
   const held = await a.store.leases.list();
   t.equal(held.filter((l) => l.valid).length, 5, 'every lease held');
   t.equal(new Set(held.map((l) => l.holder)).size >= 1, true);
+});
+
+t.test("a holder's session ends: its leases are free before they expire, a new session of the same holder is a new term; a release is announced", async (t) => {
+  const a = await startApi(t);
+  const L = a.store.leases;
+  const lost: string[] = [];
+  const released: string[][] = [];
+  const unwatch1 = L.watchSession('p1', { lost: (r) => lost.push(r), released: () => undefined });
+  const unwatch2 = L.watchSession('p2', { lost: () => undefined, released: (names) => released.push(names) });
+  t.teardown(() => (unwatch1(), unwatch2()));
+  const taken = await L.tryAcquireOrRenewMany(['x', 'y'], 'p1', 60_000);
+  t.ok(taken.every((r) => r.acquired && r.token === 1));
+  t.notOk((await L.tryAcquireOrRenew('x', 'p2', 60_000)).acquired, "refused while p1's session lives (the lease has a minute to run)");
+
+  // Cut p1's session from the server's side, as the end of its process would.
+  const cut = async (name: string) => {
+    const res = await a.store.pool.query<{ n: string }>(
+      `SELECT count(pg_terminate_backend(k.pid)) AS n FROM pg_locks k JOIN leases l ON l.name = $2
+       WHERE k.locktype = 'advisory' AND k.classid::bigint = $1 AND k.objid::bigint = l.holder_key AND k.objsubid = 2`,
+      [LEASE_LOCK_CLASS, name],
+    );
+    return Number(res.rows[0].n);
+  };
+  t.equal(await cut('x'), 1, "one backend holds p1's session lock");
+  for (let i = 0; i < 100 && lost.length === 0; i++) await sleep(20);
+  t.equal(lost.length, 1, "p1's watcher heard that its session ended");
+  const stolen = await L.tryAcquireOrRenew('x', 'p2', 60_000);
+  t.ok(stolen.acquired, 'p2 takes x at once, 59 s before it expires');
+  t.equal(stolen.token, 2, 'a new holder: the token goes up');
+  const back = await L.tryAcquireOrRenewMany(['x', 'y'], 'p1', 60_000);
+  t.notOk(back.find((r) => r.name === 'x')!.acquired, "p1's new session: x is p2's now");
+  const y = back.find((r) => r.name === 'y')!;
+  t.ok(y.acquired, 'p1 keeps y (nobody took it)…');
+  t.equal(y.token, 2, '…under a new token: its old session is a past term, whose writes are fenced');
+  t.equal((await L.tryAcquireOrRenewMany(['y'], 'p1', 60_000))[0].token, 2, 'renewing on the same session keeps the token');
+
+  await L.releaseMany(['y'], 'p1');
+  for (let i = 0; i < 100 && released.length === 0; i++) await sleep(20);
+  t.same(released, [['y']], 'the release was announced to the other holders (a session of theirs listens)');
+});
+
+t.test('a lease round that hangs cuts its session instead of stalling the rounds behind it', async (t) => {
+  const a = await startApi(t);
+  const L = a.store.leases;
+  const lost: string[] = [];
+  const unwatch = L.watchSession('p1', { lost: (r) => lost.push(r), released: () => undefined });
+  t.teardown(unwatch);
+  t.ok((await L.tryAcquireOrRenew('z', 'p1', 60_000)).acquired);
+  // hold z's row lock in another transaction: p1's next round waits on it
+  const blocker = await a.store.pool.connect();
+  t.teardown(() => blocker.release());
+  await blocker.query('BEGIN');
+  await blocker.query("SELECT * FROM leases WHERE name = 'z' FOR UPDATE");
+  const started = Date.now();
+  await t.rejects(L.tryAcquireOrRenewMany(['z'], 'p1', 500), 'the round fails');
+  t.ok(Date.now() - started < 3000, `after its lease duration (${Date.now() - started} ms), not never`);
+  t.match(lost[0] ?? '', /unanswered for 500 ms/, 'reported as the end of the session, with why');
+  await blocker.query('ROLLBACK');
+  const again = await L.tryAcquireOrRenewMany(['z'], 'p1', 60_000);
+  t.ok(again[0].acquired, 'the next round opens a new session');
 });

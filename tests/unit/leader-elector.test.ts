@@ -121,7 +121,7 @@ t.test('losing the lease to another holder stops at the next renew', async (t) =
   const { e, l, clock, events } = setup();
   e.start();
   await tick(clock, 100);
-  l.rows.set('projectserver', { holder: 'thief', token: 7, expiresAt: clock.now() + 10_000 });
+  l.rows.set('projectserver', { holder: 'thief', token: 7, expiresAt: clock.now() + 10_000, session: 1 });
   await tick(clock, 600);
   t.notOk(e.isLeader);
   t.match(events[1], /held by thief/);

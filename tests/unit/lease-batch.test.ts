@@ -64,7 +64,7 @@ t.test('one lease lost while the others are kept', async (t) => {
   const p = proc('p1', leases, clock);
   p.start();
   await tick(clock, 50);
-  leases.rows.set('route', { holder: 'thief', token: 9, expiresAt: clock.now() + 2000 });
+  leases.rows.set('route', { holder: 'thief', token: 9, expiresAt: clock.now() + 2000, session: 1 });
   await tick(clock, 600);
   t.same(p.leading(), ['cleanup', 'deployment', 'projectserver'], 'only route stepped down');
   t.ok(p.signals.get('route')!.aborted, "route's controller was stopped");
@@ -161,10 +161,62 @@ t.test('two processes: the follower takes every lease in one round after the lea
   const perSecond = (leases.rounds.length - bRounds) / 6;
   t.ok(perSecond > 2 * (1000 / 600) - 0.5 && perSecond <= 2 * 2 + 0.2, `both processes: one statement per round each (${perSecond.toFixed(2)}/s)`);
   await a.batch.stop();
-  await tick(clock, 650);
-  t.same(b.leading(), NAMES, 'handover within one (jittered) retry period');
+  await tick(clock, 20);
+  t.same(b.leading(), NAMES, 'handover at once: the release is announced, the follower does not wait for its next round');
   t.same(b.events, NAMES.map((n) => `${n} start 2`));
   await b.batch.stop();
+});
+
+t.test("a leader's database session ends: it steps down at once; the follower takes every lease on its next round, before they expire", async (t) => {
+  const clock = new FakeClock();
+  const leases = new FakeLeases(clock);
+  const a = proc('a', leases, clock);
+  const b = proc('b', leases, clock);
+  a.start();
+  await tick(clock, 50);
+  b.start();
+  await tick(clock, 2000);
+  t.same(a.leading(), NAMES);
+  const lastRenew = clock.now();
+  leases.endSession('a', 'terminating connection due to administrator command');
+  t.same(a.leading(), [], 'a stepped down the moment its session ended');
+  t.ok(a.events.includes('cleanup stop its database session ended: terminating connection due to administrator command'), 'with the reason');
+  t.ok([...a.signals.values()].every((s) => s.aborted), "a's controllers aborted");
+  await tick(clock, TIMINGS.retryPeriodMs * 1.2 + 20);
+  t.same(b.leading(), NAMES, 'b leads within one (jittered) retry period');
+  t.ok(clock.now() - lastRenew < TIMINGS.leaseDurationMs, 'before the leases could have expired');
+  t.same(b.events, NAMES.map((n) => `${n} start 2`), 'a new term: the tokens went up');
+  await tick(clock, 2000);
+  t.same(a.leading(), [], "a's new session is refused: b holds the leases");
+  await a.batch.stop();
+  await b.batch.stop();
+});
+
+t.test('a lone leader whose session ends leads again on its next round, under a new token', async (t) => {
+  const clock = new FakeClock();
+  const leases = new FakeLeases(clock);
+  const a = proc('a', leases, clock, ['x']);
+  a.start();
+  await tick(clock, 600);
+  t.same(a.events, ['x start 1']);
+  leases.endSession('a', 'connection reset');
+  t.same(a.leading(), []);
+  await tick(clock, TIMINGS.retryPeriodMs + 20);
+  t.same(a.leading(), ['x'], 'the next round opened a new session and took the lease back');
+  t.same(a.events, ['x start 1', 'x stop its database session ended: connection reset', 'x start 2'], 'a new term: writes of the old one are fenced');
+  await a.batch.stop();
+});
+
+t.test('a stopped batch hears nothing more of its session', async (t) => {
+  const clock = new FakeClock();
+  const leases = new FakeLeases(clock);
+  const a = proc('a', leases, clock, ['x']);
+  a.start();
+  await tick(clock, 600);
+  await a.batch.stop();
+  const events = a.events.length;
+  leases.endSession('a', 'late');
+  t.equal(a.events.length, events);
 });
 
 t.test('an elector that joins later is in the next round; one that stops alone releases its own lease', async (t) => {
