@@ -23,6 +23,18 @@ export const DATA_ROOT = '/data';
 export const HEALTH_FILE = '.deployer-health';
 
 /**
+ * The static server's caddy config (`%s`: the port, filled in by the container's printf). Not
+ * `caddy file-server`: that command closes a connection idle for 30 s — exactly the default
+ * probe interval, so every probe paid for a new connection (and its close) instead of reusing
+ * one (BENCHMARKS.md, "Idle CPU at full size"). Caddy's own default, 5 minutes, is kept here
+ * explicitly; no admin endpoint, nothing saved.
+ */
+export const STATIC_SERVER_CONFIG = JSON.stringify({
+  admin: { disabled: true, config: { persist: false } },
+  apps: { http: { servers: { static: { listen: [':%s'], idle_timeout: '5m', routes: [{ handle: [{ handler: 'file_server', root: STATIC_ROOT }] }] } } } },
+});
+
+/**
  * How often a static server's default check (deployer's own Caddy file server, checked when the
  * spec names no check) is probed: Docker's default interval. A dead server is seen at once by
  * Docker's events; the check is for one that hangs, and every probe costs the deployer process
@@ -116,7 +128,7 @@ export function desiredContainer(ps: ProjectServer, settings: ServerSettings, re
     // A fixed script (no user data in it; the port comes from $PORT): write the health file,
     // then serve the volume in the foreground with caddy's file server (images/static.ts says
     // why not busybox httpd). A restart rewrites a health file that went.
-    cmd = ['sh', '-c', `echo ok > ${STATIC_ROOT}/${HEALTH_FILE} && exec caddy file-server --root ${STATIC_ROOT} --listen ":$PORT"`];
+    cmd = ['sh', '-c', `echo ok > ${STATIC_ROOT}/${HEALTH_FILE} && printf '${STATIC_SERVER_CONFIG}' "$PORT" > /tmp/caddy.json && exec caddy run --config /tmp/caddy.json`];
 
   const hc = spec.healthCheck ?? (isStatic ? { httpGet: { path: `/${HEALTH_FILE}` }, intervalSeconds: STATIC_DEFAULT_INTERVAL_SECONDS } : undefined);
   let healthCheck: ContainerSpec['healthCheck'];

@@ -2,7 +2,7 @@
 // restart bookkeeping and back-off (restarts.ts), and the status it reports (status.ts).
 import t from 'tap';
 import { LABELS } from '../../docker/index.js';
-import { desiredContainer, parseMemory } from '../../controllers/projectserver/container-spec.js';
+import { desiredContainer, parseMemory, STATIC_DEFAULT_INTERVAL_SECONDS, STATIC_SERVER_CONFIG } from '../../controllers/projectserver/container-spec.js';
 import {
   backoffMs,
   crashLooping,
@@ -31,7 +31,15 @@ t.test('a static server: the local image, the caddy file server over its volume 
   t.equal(d.spec.name, 'dp-abcdef-team_blog');
   t.equal(d.volume, 'dp-abcdef-team_blog-data');
   t.equal(d.spec.image, settings.staticImage);
-  t.match(d.spec.cmd!.join(' '), /caddy file-server --root \/srv\/static --listen ":\$PORT"/);
+  const script = d.spec.cmd!.join(' ');
+  t.match(script, /printf '.*' "\$PORT" > \/tmp\/caddy.json && exec caddy run --config \/tmp\/caddy.json$/);
+  const config = JSON.parse(STATIC_SERVER_CONFIG.replace('%s', '80'));
+  t.same(config.apps.http.servers.static.listen, [':80']);
+  t.same(config.apps.http.servers.static.routes, [{ handle: [{ handler: 'file_server', root: '/srv/static' }] }], "caddy's file server over the volume");
+  t.equal(config.apps.http.servers.static.idle_timeout, '5m', 'an idle connection lives 5 minutes, so a probe every 30 s reuses it (`caddy file-server` closed it after 30 s)');
+  t.ok(300 > 2 * STATIC_DEFAULT_INTERVAL_SECONDS);
+  t.equal(config.admin.disabled, true, 'no admin endpoint in the container');
+  t.notMatch(STATIC_SERVER_CONFIG, /'/, 'no quote that would end the shell string');
   t.same(d.spec.mounts, [{ volume: d.volume, target: '/srv/static' }]);
   t.same(d.spec.env, { PORT: '80' });
   t.notOk(d.spec.healthCheck, 'no Docker health check (no runc exec every interval)');
