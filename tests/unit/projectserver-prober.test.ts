@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { FIRST_PROBE_WAIT_MS, HttpProber, httpGetStatus, seedHealth, type ProbeTarget } from '../../controllers/projectserver/prober.js';
+import { COARSE_TICKS, FIRST_PROBE_WAIT_MS, HttpProber, httpGetStatus, PROBE_TICK_MS, seedHealth, type ProbeTarget } from '../../controllers/projectserver/prober.js';
 import { containerState } from '../helpers/container-state.js';
 
 const STARTED = new Date().toISOString();
@@ -158,6 +158,21 @@ t.test('probes fall due on whole ticks: those due in the same tick go out togeth
   p.forget('k0');
   p.closeAll();
   t.equal(ticks.size, 0, 'no timer left once nothing is probed');
+});
+
+t.test('a probe due 6 × COARSE_TICKS ticks or more ahead falls due on coarse ticks; a shorter interval keeps whole ticks', async (t) => {
+  const tickMs = 10;
+  const p = new HttpProber({ wake: () => {}, get: async () => 200, tickMs });
+  t.teardown(() => p.closeAll());
+  const coarse = COARSE_TICKS * tickMs;
+  await p.observe('long', target({ containerId: 'c1', intervalMs: 6 * coarse + 7 }));
+  await p.observe('short', target({ containerId: 'c2', intervalMs: 6 * coarse - 7 }));
+  const ticks = (p as unknown as { ticks: Map<number, { due: Map<string, unknown> }> }).ticks;
+  const tickOf = (key: string) => [...ticks].find(([, v]) => v.due.has(key))?.[0];
+  t.equal(tickOf('long')! % coarse, 0, `the long interval's next probe is on a multiple of ${coarse} ms`);
+  t.equal(tickOf('short')! % tickMs, 0, 'the short one on a whole tick');
+  t.ok(tickOf('long')! - Date.now() <= 6 * coarse + 7 + coarse, 'at most one coarse tick later than its interval');
+  t.equal(COARSE_TICKS * PROBE_TICK_MS, 5000, 'in production: 5 s, for intervals of 30 s or more');
 });
 
 t.test('seedHealth: only a passing verdict about this same container start', async (t) => {
