@@ -9,7 +9,7 @@
 // pause) keeps its connection and its lock: then the lease's expiry decides, as before.
 //
 // The other side of that bargain: a holder whose session ends while it lives must stop leading at
-// once, since a competitor may take its leases on its next round. `onLost` reports it; the session
+// once, since a competitor may take its leases on its next round. `lost` reports it; the session
 // is opened again by the next round, under a new key (a new term: the token goes up).
 //
 // The session also LISTENs on `deployer_leases`, where a release is announced (store/leases.ts),
@@ -37,7 +37,7 @@ export class LeaseSession {
 
   private constructor(
     readonly client: pg.Client,
-    private readonly events: SessionEvents,
+    events: SessionEvents,
   ) {
     client.on('error', (err) => (this.lastError = err.message));
     client.on('end', () => {

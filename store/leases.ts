@@ -31,11 +31,11 @@ export interface AcquireResult extends LeaseState {
 // its holder_key can be taken: pg_try_advisory_xact_lock, let go at the statement's commit), or
 // renewed when `identity` holds it (the token goes up on every change of holder or of the
 // holder's session), for many leases at once (one process' leases, every retry period) in one
-// statement. Names are taken in sorted order so that two processes
-// lock the rows in the same order (no deadlock). The refused names are read in the same statement: the outer SELECT
-// sees the rows as they were before the upsert, which for a refused lease is its holder now —
-// except a row another process inserted after this statement's snapshot: such a name is
-// missing from the answer, and counts as refused.
+// statement. Names are taken in sorted order so that two processes lock the rows in the same
+// order (no deadlock). The refused names are read in the same statement: the outer SELECT sees
+// the rows as they were before the upsert, which for a refused lease is its holder now — except
+// a row another process inserted after this statement's snapshot: such a name is missing from
+// the answer, and counts as refused.
 const ACQUIRE_MANY = `
 WITH up AS (
   INSERT INTO leases AS l (name, holder, holder_key, token, acquired_at, renewed_at, expires_at)

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { kindByName } from '../../resources/index.js';
 import { LEASE_LOCK_CLASS } from '../../store/lease-session.js';
+import { LeaseStore } from '../../store/leases.js';
 import { ps, startApi } from '../helpers/api.js';
 
 const PS = kindByName('ProjectServer')!;
@@ -177,4 +178,18 @@ t.test('a lease round that hangs cuts its session instead of stalling the rounds
   await blocker.query('ROLLBACK');
   const again = await L.tryAcquireOrRenewMany(['z'], 'p1', 60_000);
   t.ok(again[0].acquired, 'the next round opens a new session');
+});
+
+t.test('a holder that does not know of session keys (an older deployer mid-upgrade) is not taken for gone', async (t) => {
+  const a = await startApi(t);
+  const L = a.store.leases;
+  t.ok((await L.tryAcquireOrRenew('w', 'new-1', 60_000)).acquired);
+  // what an older deployer's round does when it takes the lease: holder and token, no key
+  await a.store.pool.query("UPDATE leases SET holder = 'old-1', token = token + 1, renewed_at = now(), expires_at = now() + interval '60 seconds' WHERE name = 'w'");
+  const row = await a.store.pool.query<{ holder_key: number | null }>("SELECT holder_key FROM leases WHERE name = 'w'");
+  t.equal(row.rows[0].holder_key, null, "the previous holder's key was cleared with the change of holder");
+  await L.close(); // new-1's session (and its lock) ends
+  const L2 = new LeaseStore(a.store.pool, { connectionString: a.connectionString });
+  t.teardown(() => L2.close());
+  t.notOk((await L2.tryAcquireOrRenew('w', 'new-2', 60_000)).acquired, "old-1 holds it until it expires: no key, no liveness to judge by");
 });
