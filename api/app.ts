@@ -62,6 +62,8 @@ export interface Api {
  */
 const MAX_JSON_DEPTH = 100;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * JSON bodies: a syntax error names its position, and a "__proto__" key, or a "constructor"
  * holding "prototype", is refused naming where it is (Fastify's own parser says only "Body is
@@ -77,14 +79,20 @@ function parseJsonBody(_req: unknown, body: string | Buffer, done: (err: Error |
   } catch (err) {
     return done(badRequest(`malformed JSON in the request body: ${(err as Error).message}`));
   }
+  // A lone UTF-16 surrogate ("\ud800" with no pair) is valid JSON but no text Postgres can store.
+  const surrogates = /\\u[dD][89a-fA-F]/.test(text);
   const todo: [unknown, string, number][] = [[value, '', 0]];
   while (todo.length > 0) {
     const [v, path, depth] = todo.pop()!;
+    if (surrogates && typeof v === 'string' && LONE_SURROGATE.test(v))
+      return done(badRequest(`the request body has a string with an unpaired UTF-16 surrogate (an escape like \\ud800 without its pair) at ${path.slice(1, 120) || 'the top level'}: it is not text and cannot be stored`));
     if (v === null || typeof v !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH)
       return done(badRequest(`the request body nests deeper than ${MAX_JSON_DEPTH} levels (at ${path.slice(1, 120) || 'the top level'}…); no object of deployer.dev/v1 does`));
     for (const [k, child] of Object.entries(v)) {
       const at = Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`;
+      if (surrogates && LONE_SURROGATE.test(k))
+        return done(badRequest(`the request body has a key with an unpaired UTF-16 surrogate (an escape like \\ud800 without its pair) at ${at.slice(1, 120)}: it is not text and cannot be stored`));
       if (k === '__proto__' || (k === 'constructor' && child !== null && typeof child === 'object' && 'prototype' in child))
         return done(badRequest(`the request body has a forbidden "${k}" key at ${at.slice(1) || 'the top level'}`));
       todo.push([child, at, depth + 1]);

@@ -163,3 +163,22 @@ t.test('a JSON body nesting deeper than 100 levels is a 400 saying so, for creat
   t.equal(ok.status, 400);
   t.match(ok.body.message, /unknown field "a"/);
 });
+
+t.test('a string or key with an unpaired UTF-16 surrogate is a 400 naming where (was a 500: Postgres cannot store it); a paired one is text', async (t) => {
+  const a = await startApi(t);
+  const body = (command: string, label = 'app') =>
+    `{"apiVersion":"deployer.dev/v1","kind":"ProjectServer","metadata":{"name":"sur","labels":{"${label}":"x"}},"spec":{"serviceType":"docker","image":"x","command":["sh","-c","${command}"]}}`;
+  for (const [raw, where] of [
+    [body('\\ud800'), /at spec\.command\[2\]/],
+    [body('a\\udfffb'), /at spec\.command\[2\]/],
+    [body('ok', '\\udbff'), /key .* at metadata\.labels\./],
+  ] as const) {
+    const res = await a.request('PUT', `${PS}/sur`, { raw, contentType: 'application/json' });
+    t.equal(res.status, 400, raw);
+    isStatus(t, res.body, 400, 'BadRequest');
+    t.match(res.body.message, /unpaired UTF-16 surrogate/);
+    t.match(res.body.message, where);
+  }
+  const paired = await a.request('PUT', `${PS}/sur`, { raw: body('\\ud83d\\ude00'), contentType: 'application/json' });
+  t.ok(paired.status < 300, `an emoji (a surrogate pair) is stored: ${paired.status} ${JSON.stringify(paired.body).slice(0, 200)}`);
+});
